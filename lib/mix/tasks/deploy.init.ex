@@ -1,0 +1,26 @@
+defmodule Mix.Tasks.Deploy.Init do
+  @shortdoc "Copies the built-in deploy script templates into the project"
+
+  @moduledoc """
+  Copies the built-in deploy script templates into the project.
+
+      $ mix deploy.init
+      * creating rel/templates/deploy/start.hbs
+      * skipping rel/templates/deploy/stop.hbs
+
+  Templates go to `template_dir` (default `rel/templates/deploy`). Edit them and run
+  `mix deploy.generate`; a file there overrides the built-in of the same name.
+  Existing files are kept (reported as skipped) unless `--force` is given.
+
+  ## Command line options
+
+    * `--force` - overwrite existing templates
+  """
+  use Mix.Task
+
+  @impl true
+  def run(args) do
+    {opts, _} = OptionParser.parse!(args, strict: [force: :boolean])
+    MixDeploy.Task.init(:mix_deploy, :deploy, opts)
+  end
+end

@@ -1,0 +1,91 @@
+defmodule MixDeploy.Task do
+  @moduledoc false
+  # What every task shares: gather the project's config into one JSON document,
+  # call the core, print its report the way Mix generators do.
+
+  alias MixDeploy.{JSON, Native}
+
+  @doc "The JSON document for the core: project facts, the namespace's config, options."
+  def input(namespace, options \\ %{}) when namespace in [:mix_deploy, :mix_systemd] do
+    config = Mix.Project.config()
+    cwd = File.cwd!()
+
+    project =
+      JSON.object(%{
+        app: JSON.string(to_string(config[:app])),
+        version: JSON.string(to_string(config[:version])),
+        mix_env: JSON.string(to_string(Mix.env())),
+        build_path: JSON.string(Path.relative_to(Mix.Project.build_path(), cwd)),
+        project_dir: JSON.string(cwd)
+      })
+
+    env = Application.get_all_env(namespace) |> Enum.sort_by(&elem(&1, 0))
+
+    JSON.object(%{
+      project: project,
+      config: JSON.encode_iodata(env),
+      # Options are a plain JSON object of booleans and strings, not a tagged map.
+      options: JSON.object(Map.new(options, fn {k, v} -> {k, JSON.encode_iodata(v)} end))
+    })
+    |> IO.iodata_to_binary()
+  end
+
+  @doc "mix deploy.generate / mix systemd.generate."
+  def generate(namespace, side, opts, task) do
+    check = Keyword.get(opts, :check, false)
+    {changes, stale} = run(:generate, namespace, side, %{check: check})
+
+    if check and stale do
+      files = for {action, path} <- changes, action != :unchanged, do: "  #{path} (#{action_word(action)})"
+
+      Mix.raise("""
+      generated files are out of date:
+      #{Enum.join(files, "\n")}
+      Run `#{task}` to update them.
+      """)
+    end
+
+    if check, do: Mix.shell().info("All #{length(changes)} generated files are up to date.")
+
+    :ok
+  end
+
+  defp action_word(:creating), do: "missing"
+  defp action_word(:updating), do: "stale"
+  defp action_word(:removing), do: "no longer generated"
+  defp action_word(other), do: to_string(other)
+
+  @doc "mix deploy.init / mix systemd.init."
+  def init(namespace, side, opts) do
+    run(:init, namespace, side, %{force: Keyword.get(opts, :force, false)})
+    :ok
+  end
+
+  @doc "Runs a generate/init NIF and prints its report; raises on user mistakes."
+  def run(fun, namespace, side, options \\ %{}) do
+    json = input(namespace, options)
+
+    case apply(Native, fun, [json, side]) do
+      {:ok, {changes, warnings, stale}} ->
+        Enum.each(warnings, &Mix.shell().error("warning: " <> &1))
+        unless options[:check], do: Enum.each(changes, &print_change/1)
+        {changes, stale}
+
+      {:error, message} ->
+        Mix.raise(message)
+    end
+  end
+
+  defp print_change({action, path}) do
+
+    color =
+      case action do
+        :creating -> :green
+        :updating -> :yellow
+        :removing -> :red
+        _ -> :default_color
+      end
+
+    Mix.shell().info([color, "* #{action} ", :reset, path])
+  end
+end

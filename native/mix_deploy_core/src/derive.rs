@@ -1,0 +1,119 @@
+//! Template helpers derived from resolved keys: structured forms of lists that
+//! templates would otherwise have to parse (env vars, env files, dirs), and the
+//! release paths. Documented in docs/templates.md.
+
+use serde_json::{json, Map, Value};
+
+use crate::spec::{Side, DIR_NAMES};
+
+/// systemd directive and script variable of each standard directory.
+const DIR_DIRECTIVES: [(&str, &str, &str); 6] = [
+    ("runtime", "RuntimeDirectory", "RUNTIME_DIR"),
+    (
+        "configuration",
+        "ConfigurationDirectory",
+        "CONFIGURATION_DIR",
+    ),
+    ("logs", "LogsDirectory", "LOGS_DIR"),
+    ("tmp", "TmpDirectory", "TMP_DIR"),
+    ("state", "StateDirectory", "STATE_DIR"),
+    ("cache", "CacheDirectory", "CACHE_DIR"),
+];
+
+pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
+    let s = |ctx: &Map<String, Value>, k: &str| {
+        ctx.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+    };
+    let list = |ctx: &Map<String, Value>, k: &str| -> Vec<String> {
+        ctx.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let dirs = list(ctx, "dirs");
+    let dir_specs: Vec<Value> = DIR_NAMES
+        .iter()
+        .filter(|name| dirs.iter().any(|d| d == *name))
+        .map(|name| {
+            let (_, directive, var) = DIR_DIRECTIVES.iter().find(|(n, _, _)| n == name).unwrap();
+            let short = if *name == "configuration" {
+                "configuration"
+            } else {
+                name
+            };
+            json!({
+                "name": name,
+                "var": var,
+                "directive": directive,
+                "path": s(ctx, &format!("{short}_dir")),
+                "base": s(ctx, &format!("{name}_directory_base")),
+                "directory": s(ctx, &format!("{name}_directory")),
+                "mode": s(ctx, &format!("{name}_directory_mode")),
+            })
+        })
+        .collect();
+    let mut has_dir = Map::new();
+    for name in DIR_NAMES {
+        has_dir.insert(
+            name.to_string(),
+            Value::Bool(dirs.iter().any(|d| d == name)),
+        );
+    }
+
+    let env_var_list: Vec<Value> = list(ctx, "env_vars")
+        .iter()
+        .filter_map(|item| item.split_once('='))
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    let env_file_list: Vec<Value> = list(ctx, "env_files")
+        .iter()
+        .map(|item| match item.strip_prefix('-') {
+            Some(path) => json!({"path": path, "optional": true}),
+            None => json!({"path": item, "optional": false}),
+        })
+        .collect();
+
+    let build_path = s(ctx, "build_path");
+    let release = s(ctx, "release_name");
+    let version = s(ctx, "version");
+    let distillery = s(ctx, "release_system") == "distillery";
+    let release_tar = if distillery {
+        format!("{build_path}/rel/{release}/releases/{version}/{release}.tar.gz")
+    } else {
+        format!("{build_path}/{release}-{version}.tar.gz")
+    };
+
+    ctx.insert("dir_specs".into(), Value::Array(dir_specs));
+    ctx.insert("has_dir".into(), Value::Object(has_dir));
+    ctx.insert("env_var_list".into(), Value::Array(env_var_list));
+    ctx.insert("env_file_list".into(), Value::Array(env_file_list));
+    ctx.insert("release_tar".into(), Value::String(release_tar));
+    ctx.insert(
+        "release_build_dir".into(),
+        Value::String(format!("{build_path}/rel/{release}")),
+    );
+    ctx.insert("is_distillery".into(), Value::Bool(distillery));
+
+    if side == Side::Deploy {
+        let templates = list(ctx, "templates");
+        let mut enabled = Map::new();
+        for (name, _) in crate::templates::DEPLOY {
+            enabled.insert(
+                name.replace('-', "_"),
+                Value::Bool(templates.iter().any(|t| t == name)),
+            );
+        }
+        for t in &templates {
+            enabled.insert(t.replace('-', "_"), Value::Bool(true));
+        }
+        ctx.insert("enabled".into(), Value::Object(enabled));
+    }
+    if side == Side::Systemd {
+        crate::units::add_unit_helpers(ctx);
+    }
+}

@@ -1,0 +1,235 @@
+//! Handlebars set up for shell scripts and unit files: strict mode (a missing
+//! variable is an error), no HTML escaping, and quoting helpers so every config
+//! value lands as a literal. The registry with the built-ins is compiled once per
+//! process; a user's override is rendered against the same helpers.
+
+use std::sync::OnceLock;
+
+use handlebars::{
+    handlebars_helper, Context, Handlebars, Helper, HelperResult, Output, RenderContext,
+};
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::templates;
+
+/// Where a template comes from.
+pub enum Source<'a> {
+    /// A built-in, registered as `deploy/<name>` or `systemd/<name>`.
+    Builtin(String),
+    /// A user's override or own template, rendered from its text.
+    User(&'a str),
+}
+
+/// Renders one template with the context.
+pub fn render(name: &str, source: &Source, ctx: &Map<String, Value>) -> Result<String, Error> {
+    let hb = registry();
+    let result = match source {
+        Source::Builtin(key) => hb.render(key, ctx),
+        Source::User(text) => hb.render_template(text, ctx),
+    };
+    result.map(tidy).map_err(|e| Error::Template {
+        name: name.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The process-wide registry with every built-in compiled.
+pub fn registry() -> &'static Handlebars<'static> {
+    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut hb = new_registry();
+        for (group, list) in [
+            ("deploy", templates::DEPLOY),
+            ("systemd", templates::SYSTEMD),
+        ] {
+            for (name, src) in list {
+                hb.register_template_string(&format!("{group}/{name}"), src)
+                    .unwrap_or_else(|e| {
+                        panic!("built-in template {group}/{name} does not parse: {e}")
+                    });
+            }
+        }
+        hb
+    })
+}
+
+/// A registry with our settings and helpers and no templates.
+pub fn new_registry() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("q", Box::new(q));
+    hb.register_helper("var", Box::new(var));
+    hb.register_helper("sd_env", Box::new(sd_env));
+    hb.register_helper("sd_arg", Box::new(sd_arg));
+    hb.register_helper("join", Box::new(join));
+    hb.register_helper("octal", Box::new(octal));
+    hb
+}
+
+/// Collapses runs of blank lines left by conditional blocks, and ends with one newline.
+fn tidy(text: String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+            out.push('\n');
+        } else {
+            blank = 0;
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A POSIX shell single-quoted word: the value, literal whatever it contains.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A systemd double-quoted value for Environment= and similar: `%` specifiers,
+/// quotes and backslashes escaped so the value stays one literal assignment.
+pub fn systemd_env_quote(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', r"\\")
+            .replace('"', "\\\"")
+            .replace('%', "%%")
+    )
+}
+
+/// A systemd command line argument: as above, plus `$` (variable expansion in Exec*=).
+pub fn systemd_arg_quote(s: &str) -> String {
+    systemd_env_quote(s).replace('$', "$$")
+}
+
+fn param(h: &Helper, i: usize) -> String {
+    h.param(i).map(|p| text_of(p.value())).unwrap_or_default()
+}
+
+/// `{{q value}}` -> `'value'`
+fn q(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    out.write(&shell_quote(&param(h, 0)))?;
+    Ok(())
+}
+
+/// `{{var "DEPLOY_DIR" deploy_dir}}` -> `DEPLOY_DIR=${DEPLOY_DIR:-'/srv/foo'}`:
+/// the environment wins, the generated value is the literal default. In an
+/// assignment the expansion is not split, and the quotes inside `${..:-..}` are
+/// removed by the shell, so the value stays literal.
+fn var(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let name = param(h, 0);
+    out.write(&format!(
+        "{name}=${{{name}:-{}}}",
+        shell_quote(&param(h, 1))
+    ))?;
+    Ok(())
+}
+
+fn sd_env(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    out.write(&systemd_env_quote(&param(h, 0)))?;
+    Ok(())
+}
+
+fn sd_arg(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    out.write(&systemd_arg_quote(&param(h, 0)))?;
+    Ok(())
+}
+
+handlebars_helper!(join: |list: array, sep: str| {
+    list.iter().map(text_of).collect::<Vec<_>>().join(sep)
+});
+
+// `{{octal mode}}` -> `0750` (a 3-digit mode with its leading zero).
+handlebars_helper!(octal: |mode: str| {
+    if mode.len() == 3 { format!("0{mode}") } else { mode.to_string() }
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(tpl: &str, ctx: Value) -> Result<String, Error> {
+        render("t", &Source::User(tpl), ctx.as_object().unwrap())
+    }
+
+    #[test]
+    fn quoting_keeps_hostile_values_literal() {
+        let out = run(
+            "{{var \"X\" v}}\n{{q v}}",
+            json!({"v": "a'b $(id) `x` \"y\""}),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "X=${X:-'a'\\''b $(id) `x` \"y\"'}\n'a'\\''b $(id) `x` \"y\"'\n"
+        );
+    }
+
+    #[test]
+    fn strict_mode_reports_missing_variables() {
+        let err = run("{{nope}}", json!({})).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn no_html_escaping() {
+        assert_eq!(run("{{v}}", json!({"v": "a&b<c>"})).unwrap(), "a&b<c>\n");
+    }
+
+    #[test]
+    fn systemd_quoting() {
+        assert_eq!(
+            systemd_env_quote(r#"a "b" 100% \n"#),
+            r#""a \"b\" 100%% \\n""#
+        );
+        assert_eq!(systemd_arg_quote("$HOME"), "\"$$HOME\"");
+    }
+
+    #[test]
+    fn blank_runs_collapse() {
+        assert_eq!(tidy("a\n\n\n\nb\n\n".into()), "a\n\nb\n");
+    }
+}

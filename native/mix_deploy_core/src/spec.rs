@@ -1,0 +1,362 @@
+//! Every config key both tasks understand: its kind (what a valid value looks like),
+//! its default, and which namespace reads it. Defaults that depend on other keys are
+//! written as `{key}` patterns and expanded from the user's final values, so a
+//! derivation can never read a value the user has since overridden.
+
+use crate::resolve::Resolver;
+use crate::term::Term;
+
+/// Which config namespace a key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Deploy,
+    Systemd,
+}
+
+impl Side {
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Side::Deploy => "mix_deploy",
+            Side::Systemd => "mix_systemd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text (expandable); no newline when it ends up in a unit file.
+    Text,
+    /// Like Text, but nil is allowed and means "not set".
+    OptText,
+    /// An absolute path (expandable).
+    Path,
+    OptPath,
+    /// A path relative to the project or absolute (bin_dir, output_dir, template_dir).
+    LocalPath,
+    /// A file or unit name: no `/`, no white space, not `.` or `..`.
+    Name,
+    /// A POSIX user or group name.
+    Account,
+    /// One of a fixed set of atoms or strings.
+    Enum(&'static [&'static str]),
+    /// A non-negative integer, at least the given minimum.
+    Int(i64),
+    OptInt(i64),
+    Bool,
+    /// A file mode as a string of 3 or 4 octal digits.
+    Mode,
+    /// A list whose items are strings or expandable lists.
+    TextList,
+    /// `NAME=value` strings or lists expanding to one.
+    EnvVars,
+    /// Template names.
+    Templates,
+    /// Atoms naming the standard directories.
+    Dirs,
+    /// Maps with src, dst and optional user, group, mode.
+    CopyFiles,
+    /// A list of key names (atoms).
+    Keys,
+    /// Absolute paths (expandable), e.g. read_write_paths.
+    PathList,
+}
+
+/// How the default is found when the user sets nothing.
+#[derive(Clone, Copy)]
+pub enum Default {
+    Nil,
+    Str(&'static str),
+    Atom(&'static str),
+    Int(i64),
+    Bool(bool),
+    EmptyList,
+    /// A pattern such as `{deploy_dir}/releases`, expanded like a user's list.
+    Expand(&'static str),
+    /// Computed by code from other keys.
+    Derived(fn(&mut Resolver) -> Option<Term>),
+}
+
+pub struct Spec {
+    pub key: &'static str,
+    pub kind: Kind,
+    pub default: Default,
+    pub deploy: bool,
+    pub systemd: bool,
+}
+
+impl Spec {
+    pub fn applies_to(&self, side: Side) -> bool {
+        match side {
+            Side::Deploy => self.deploy,
+            Side::Systemd => self.systemd,
+        }
+    }
+}
+
+pub const DIR_NAMES: [&str; 6] = ["runtime", "configuration", "logs", "tmp", "state", "cache"];
+pub const RELEASE_SYSTEMS: &[&str] = &["mix", "distillery"];
+pub const RESTART_METHODS: &[&str] = &["systemctl", "systemd_flag", "touch"];
+pub const SERVICE_TYPES: &[&str] = &["simple", "exec", "notify", "forking"];
+pub const PRESERVE: &[&str] = &["no", "yes", "restart"];
+
+use Kind::*;
+
+const fn both(key: &'static str, kind: Kind, default: Default) -> Spec {
+    Spec {
+        key,
+        kind,
+        default,
+        deploy: true,
+        systemd: true,
+    }
+}
+const fn deploy(key: &'static str, kind: Kind, default: Default) -> Spec {
+    Spec {
+        key,
+        kind,
+        default,
+        deploy: true,
+        systemd: false,
+    }
+}
+const fn systemd(key: &'static str, kind: Kind, default: Default) -> Spec {
+    Spec {
+        key,
+        kind,
+        default,
+        deploy: false,
+        systemd: true,
+    }
+}
+
+/// Keys whose defaults differ by side are listed twice, once per side.
+pub static SPECS: &[Spec] = &[
+    // Project facts; overridable like any key.
+    both(
+        "app_name",
+        Name,
+        Default::Derived(crate::resolve::project_app),
+    ),
+    both(
+        "version",
+        Text,
+        Default::Derived(crate::resolve::project_version),
+    ),
+    both(
+        "mix_env",
+        Name,
+        Default::Derived(crate::resolve::project_env),
+    ),
+    both(
+        "build_path",
+        LocalPath,
+        Default::Derived(crate::resolve::project_build_path),
+    ),
+    both(
+        "module_name",
+        Text,
+        Default::Derived(crate::resolve::module_name),
+    ),
+    both("release_name", Name, Default::Expand("{app_name}")),
+    both("ext_name", Name, Default::Derived(crate::resolve::ext_name)),
+    both("service_name", Name, Default::Expand("{ext_name}")),
+    both(
+        "release_system",
+        Enum(RELEASE_SYSTEMS),
+        Default::Atom("mix"),
+    ),
+    // Accounts.
+    both(
+        "deploy_user",
+        Account,
+        Default::Derived(crate::resolve::os_user),
+    ),
+    both(
+        "deploy_group",
+        Account,
+        Default::Derived(crate::resolve::deploy_group),
+    ),
+    deploy("app_user", Account, Default::Expand("{deploy_user}")),
+    deploy("app_group", Account, Default::Expand("{deploy_group}")),
+    systemd("app_user", Account, Default::Expand("{ext_name}")),
+    systemd("app_group", Account, Default::Expand("{app_user}")),
+    // Layout on the target.
+    both("base_dir", Path, Default::Str("/srv")),
+    both("deploy_dir", Path, Default::Expand("{base_dir}/{ext_name}")),
+    both(
+        "releases_dir",
+        Path,
+        Default::Expand("{deploy_dir}/releases"),
+    ),
+    both("scripts_dir", Path, Default::Expand("{deploy_dir}/bin")),
+    both("flags_dir", Path, Default::Expand("{deploy_dir}/flags")),
+    both("current_dir", Path, Default::Expand("{deploy_dir}/current")),
+    both("etc_dir", Path, Default::Expand("{deploy_dir}/etc")),
+    both("systemd_version", Int(1), Default::Int(235)),
+    both("dirs", Dirs, Default::EmptyList),
+    both("runtime_directory", Name, Default::Expand("{ext_name}")),
+    both("runtime_directory_base", Path, Default::Str("/run")),
+    both("runtime_directory_mode", Mode, Default::Str("750")),
+    both(
+        "runtime_directory_preserve",
+        Enum(PRESERVE),
+        Default::Str("no"),
+    ),
+    both(
+        "configuration_directory",
+        Name,
+        Default::Expand("{ext_name}"),
+    ),
+    both("configuration_directory_base", Path, Default::Str("/etc")),
+    both("configuration_directory_mode", Mode, Default::Str("750")),
+    both("logs_directory", Name, Default::Expand("{ext_name}")),
+    both("logs_directory_base", Path, Default::Str("/var/log")),
+    both("logs_directory_mode", Mode, Default::Str("750")),
+    both("state_directory", Name, Default::Expand("{ext_name}")),
+    both("state_directory_base", Path, Default::Str("/var/lib")),
+    both("state_directory_mode", Mode, Default::Str("750")),
+    both("cache_directory", Name, Default::Expand("{ext_name}")),
+    both("cache_directory_base", Path, Default::Str("/var/cache")),
+    both("cache_directory_mode", Mode, Default::Str("750")),
+    both("tmp_directory", Name, Default::Expand("{ext_name}")),
+    both("tmp_directory_base", Path, Default::Str("/var/tmp")),
+    both("tmp_directory_mode", Mode, Default::Str("750")),
+    both(
+        "runtime_dir",
+        Path,
+        Default::Expand("{runtime_directory_base}/{runtime_directory}"),
+    ),
+    both(
+        "configuration_dir",
+        Path,
+        Default::Expand("{configuration_directory_base}/{configuration_directory}"),
+    ),
+    both(
+        "logs_dir",
+        Path,
+        Default::Expand("{logs_directory_base}/{logs_directory}"),
+    ),
+    both(
+        "state_dir",
+        Path,
+        Default::Expand("{state_directory_base}/{state_directory}"),
+    ),
+    both(
+        "cache_dir",
+        Path,
+        Default::Expand("{cache_directory_base}/{cache_directory}"),
+    ),
+    both(
+        "tmp_dir",
+        Path,
+        Default::Expand("{tmp_directory_base}/{tmp_directory}"),
+    ),
+    both(
+        "pid_file",
+        OptPath,
+        Default::Expand("{runtime_dir}/{app_name}.pid"),
+    ),
+    both("root_directory", Path, Default::Expand("{current_dir}")),
+    both(
+        "conform_conf_path",
+        Path,
+        Default::Expand("{configuration_dir}/{app_name}.conf"),
+    ),
+    both("runtime_environment_service_script", OptPath, Default::Nil),
+    // Behaviour.
+    both(
+        "restart_method",
+        Enum(RESTART_METHODS),
+        Default::Atom("systemctl"),
+    ),
+    both("env_lang", Text, Default::Str("en_US.utf8")),
+    both("env_files", TextList, Default::EmptyList),
+    both("env_vars", EnvVars, Default::EmptyList),
+    both("expand_keys", Keys, Default::EmptyList),
+    both("expand_keys_extra", Keys, Default::EmptyList),
+    deploy("sudo_deploy", Bool, Default::Bool(false)),
+    deploy("sudo_app", Bool, Default::Bool(false)),
+    deploy("copy_files", CopyFiles, Default::EmptyList),
+    deploy("create_dirs", PathList, Default::EmptyList),
+    deploy("keep_releases", Int(1), Default::Int(5)),
+    deploy("health_check_url", OptText, Default::Nil),
+    deploy("health_check_timeout", Int(1), Default::Int(30)),
+    deploy("rollback_on_failure", Bool, Default::Bool(true)),
+    // Where output goes.
+    deploy("bin_dir", LocalPath, Default::Str("bin")),
+    deploy(
+        "output_dir",
+        LocalPath,
+        Default::Expand("{build_path}/deploy"),
+    ),
+    deploy(
+        "template_dir",
+        LocalPath,
+        Default::Str("rel/templates/deploy"),
+    ),
+    deploy("target_prefix", Text, Default::Str("deploy-")),
+    deploy("templates", Templates, Default::EmptyList),
+    systemd(
+        "output_dir",
+        LocalPath,
+        Default::Expand("{build_path}/systemd/lib/systemd/system"),
+    ),
+    systemd(
+        "template_dir",
+        LocalPath,
+        Default::Str("rel/templates/systemd"),
+    ),
+    // The systemd unit.
+    systemd("service_type", Enum(SERVICE_TYPES), Default::Atom("simple")),
+    systemd(
+        "start_command",
+        Text,
+        Default::Derived(crate::resolve::start_command),
+    ),
+    systemd("exec_start_pre", TextList, Default::EmptyList),
+    systemd("exec_start_wrap", OptText, Default::Nil),
+    systemd(
+        "exec_start",
+        Text,
+        Default::Derived(crate::resolve::exec_start),
+    ),
+    systemd("exec_stop", OptText, Default::Nil),
+    systemd(
+        "restart",
+        Enum(&[
+            "always",
+            "no",
+            "on-success",
+            "on-failure",
+            "on-abnormal",
+            "on-abort",
+            "on-watchdog",
+        ]),
+        Default::Str("always"),
+    ),
+    systemd("restart_sec", OptInt(0), Default::Nil),
+    systemd("timeout_start_sec", OptInt(0), Default::Nil),
+    systemd("timeout_stop_sec", OptInt(0), Default::Nil),
+    systemd("unit_after_targets", TextList, Default::EmptyList),
+    systemd(
+        "runtime_environment_unit_after_targets",
+        TextList,
+        Default::EmptyList,
+    ),
+    systemd("limit_nofile", OptInt(0), Default::Int(65535)),
+    systemd("limit_core", OptInt(0), Default::Nil),
+    systemd("umask", Mode, Default::Str("0027")),
+    systemd("syslog_identifier", Name, Default::Expand("{service_name}")),
+    systemd("working_dir", Path, Default::Expand("{current_dir}")),
+    systemd("chroot", Bool, Default::Bool(false)),
+    systemd("read_write_paths", PathList, Default::EmptyList),
+    systemd("read_only_paths", PathList, Default::EmptyList),
+    systemd("inaccessible_paths", PathList, Default::EmptyList),
+    systemd("paranoia", Bool, Default::Bool(false)),
+    systemd("memory_deny_write_execute", Bool, Default::Bool(false)),
+];
+
+/// The spec of `key` for `side`, if the key exists there.
+pub fn find(side: Side, key: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.key == key && s.applies_to(side))
+}
