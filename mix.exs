@@ -4,6 +4,8 @@ defmodule MixDeploy.MixProject do
   @version "0.1.0"
 
   def project do
+    register_systemd_namespace()
+
     [
       app: :mix_deploy,
       version: @version,
@@ -11,9 +13,32 @@ defmodule MixDeploy.MixProject do
       start_permanent: false,
       deps: [],
       description: "Generate systemd units and deploy scripts for Elixir releases (Rust core)",
-      package: [licenses: ["Apache-2.0"], files: ~w(lib native priv/templates Cargo.toml Cargo.lock mix.exs README.md)],
+      package: [
+        licenses: ["Apache-2.0"],
+        files: ~w(lib native priv/templates Cargo.toml Cargo.lock mix.exs README.md)
+      ],
       test_coverage: [ignore_modules: []]
     ]
+  end
+
+  # `config :mix_systemd, ...` (the systemd tasks' namespace) names an application
+  # that does not exist as a package. Registering an empty one when Mix reads this
+  # file keeps Mix from warning that it is unavailable; it is never started and
+  # never part of a release.
+  defp register_systemd_namespace do
+    spec = [
+      description: ~c"mix_deploy's systemd config namespace",
+      vsn: ~c"#{@version}",
+      modules: [],
+      registered: [],
+      applications: [:kernel, :stdlib]
+    ]
+
+    case :application.load({:application, :mix_systemd, spec}) do
+      :ok -> :ok
+      {:error, {:already_loaded, :mix_systemd}} -> :ok
+      {:error, _} -> :ok
+    end
   end
 
   def application do
