@@ -12,6 +12,7 @@ defmodule MixDeploy.MixProject do
       elixir: "~> 1.14",
       start_permanent: false,
       deps: [],
+      elixirc_paths: elixirc_paths(Mix.env()),
       description: "Generate systemd units and deploy scripts for Elixir releases (Rust core)",
       package: [
         licenses: ["Apache-2.0"],
@@ -40,6 +41,9 @@ defmodule MixDeploy.MixProject do
       {:error, _} -> :ok
     end
   end
+
+  defp elixirc_paths(:test), do: ["lib", "test/support"]
+  defp elixirc_paths(_), do: ["lib"]
 
   def application do
     [extra_applications: [:logger]]

@@ -14,7 +14,10 @@ defmodule MixDeploy.Build do
   def sources do
     Path.wildcard(Path.join(@root, "native/**/*.{rs,toml}")) ++
       Path.wildcard(Path.join(@root, "priv/templates/**/*.hbs")) ++
-      Enum.filter([Path.join(@root, "Cargo.toml"), Path.join(@root, "Cargo.lock")], &File.exists?/1)
+      Enum.filter(
+        [Path.join(@root, "Cargo.toml"), Path.join(@root, "Cargo.lock")],
+        &File.exists?/1
+      )
   end
 
   @doc "Where the installed library lives (without extension, as :erlang.load_nif wants)."
@@ -86,7 +89,10 @@ defmodule MixDeploy.Build do
       Enum.find(
         [".so", ".dylib"],
         &File.exists?(Path.join([target_dir(), "release", @lib_name <> &1]))
-      ) || Mix.raise("mix_deploy: cargo finished but #{@lib_name}.so is not in #{target_dir()}/release")
+      ) ||
+        Mix.raise(
+          "mix_deploy: cargo finished but #{@lib_name}.so is not in #{target_dir()}/release"
+        )
 
     File.mkdir_p!(Path.dirname(target))
     # Overwriting a loaded shared library in place can crash the VM: unlink first.

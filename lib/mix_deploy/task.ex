@@ -36,7 +36,10 @@ defmodule MixDeploy.Task do
     {changes, stale} = run(:generate, namespace, side, %{check: check})
 
     if check and stale do
-      files = for {action, path} <- changes, action != :unchanged, do: "  #{path} (#{action_word(action)})"
+      files =
+        for {action, path} <- changes,
+            action != :unchanged,
+            do: "  #{path} (#{action_word(action)})"
 
       Mix.raise("""
       generated files are out of date:
@@ -77,7 +80,6 @@ defmodule MixDeploy.Task do
   end
 
   defp print_change({action, path}) do
-
     color =
       case action do
         :creating -> :green

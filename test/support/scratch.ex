@@ -1,0 +1,60 @@
+defmodule MixDeploy.Scratch do
+  @moduledoc """
+  Scratch Mix projects for tests: a minimal `mix.exs` in a temp dir, the given
+  `:mix_deploy` / `:mix_systemd` config put into the application env, and a function
+  run inside the project (so `Mix.Project.config/0`, `File.cwd!/0` and the tasks see
+  it). Tests using it must be `async: false`: app env and cwd are global.
+  """
+
+  @doc """
+  Runs `fun` inside a project `app` in `dir` with the given config.
+
+  Options: `:deploy` and `:systemd` (keyword lists), `:version` (default "0.1.0"),
+  `:env` (Mix env, default :prod).
+  """
+  def in_project(dir, app, opts, fun) do
+    File.mkdir_p!(dir)
+    version = Keyword.get(opts, :version, "0.1.0")
+    module = "Scratch#{:erlang.phash2({dir, version})}.MixProject"
+
+    File.write!(Path.join(dir, "mix.exs"), """
+    defmodule #{module} do
+      use Mix.Project
+      def project, do: [app: #{inspect(app)}, version: #{inspect(version)}]
+    end
+    """)
+
+    previous_env = Mix.env()
+    Mix.env(Keyword.get(opts, :env, :prod))
+    saved = for ns <- [:mix_deploy, :mix_systemd], do: {ns, Application.get_all_env(ns)}
+    put_config(:mix_deploy, Keyword.get(opts, :deploy, []))
+    put_config(:mix_systemd, Keyword.get(opts, :systemd, []))
+
+    try do
+      Mix.Project.in_project(app, dir, [], fn _ -> fun.() end)
+    after
+      Enum.each(saved, fn {ns, env} -> put_config(ns, env) end)
+      Mix.env(previous_env)
+    end
+  end
+
+  defp put_config(ns, config) do
+    for {k, _} <- Application.get_all_env(ns), do: Application.delete_env(ns, k)
+    for {k, v} <- config, do: Application.put_env(ns, k, v)
+  end
+
+  @doc "Runs a Mix task fresh (tasks run once per VM otherwise)."
+  def mix(task, args \\ []), do: Mix.Task.rerun(task, args)
+
+  @doc "Shellcheck findings of a file at default severity, as text (empty: clean)."
+  def shellcheck(path) do
+    {out, _} = System.cmd("shellcheck", ["-s", "bash", path], stderr_to_stdout: true)
+    out
+  end
+
+  @doc "Syntax check with bash -n; \"\" when clean."
+  def bash_n(path) do
+    {out, _} = System.cmd("bash", ["-n", path], stderr_to_stdout: true)
+    out
+  end
+end
