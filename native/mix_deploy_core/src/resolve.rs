@@ -189,10 +189,11 @@ impl Resolver<'_> {
 
     /// Validates the expanded text of a scalar key; pushes an error when bad.
     fn check_text(&mut self, spec: &Spec, term: &Term, text: &str) -> bool {
-        let shown = if matches!(term, Term::Str(_)) {
-            term.clone()
-        } else {
+        // A list is shown as what it expanded to; anything else as written.
+        let shown = if matches!(term, Term::List(_)) {
             Term::Str(text.to_string())
+        } else {
+            term.clone()
         };
         let problem: Option<(&str, Option<String>)> = match spec.kind {
             Kind::Path | Kind::OptPath => check_path(text),
