@@ -48,7 +48,7 @@ defmodule MixDeploy.Build do
   defp cargo do
     System.find_executable("cargo") ||
       Enum.find([Path.expand("~/.cargo/bin/cargo")], &File.exists?/1) ||
-      Mix.raise("""
+      fail!("""
       mix_deploy needs Rust's cargo to build its native core, and cargo was not found.
 
       Install Rust with rustup (https://rustup.rs), or on Debian/Ubuntu:
@@ -69,12 +69,19 @@ defmodule MixDeploy.Build do
       )
 
     if status != 0 do
-      Mix.raise("""
+      fail!("""
       mix_deploy: cargo build of the native core failed (exit #{status}):
 
       #{output}
       """)
     end
+  end
+
+  # Raised inside module compilation, Mix.raise would come with the compiler's stack
+  # trace; the message alone says everything.
+  defp fail!(message) do
+    Mix.shell().error(message)
+    System.halt(1)
   end
 
   defp target_dir do
