@@ -1,0 +1,58 @@
+import Config
+
+# The systemd unit: where the app reads its environment, which directories systemd
+# creates for it, and the OS account it runs under.
+config :mix_systemd,
+  env_files: [
+    # /srv/hello/etc/environment, if it exists
+    ["-", :deploy_dir, "/etc/environment"],
+    # /etc/hello/environment (installed by deploy-copy-files), if it exists
+    ["-", :configuration_dir, "/environment"]
+  ],
+  env_vars: [
+    "PORT=4780"
+  ],
+  dirs: [
+    # /var/cache/hello
+    :cache,
+    # /etc/hello
+    :configuration,
+    # /var/log/hello
+    :logs,
+    # /run/hello
+    :runtime,
+    # /var/lib/hello
+    :state,
+    # /var/tmp/hello
+    :tmp
+  ],
+  app_user: "app",
+  app_group: "app"
+
+# The deploy scripts generated into bin/.
+config :mix_deploy,
+  app_user: "app",
+  app_group: "app",
+  # Install config/environment as /etc/hello/environment: the deploy user may
+  # change it, the app may only read it.
+  copy_files: [
+    %{
+      src: "config/environment",
+      dst: [:configuration_dir, "/environment"],
+      user: "$DEPLOY_USER",
+      group: "$APP_GROUP",
+      mode: "640"
+    }
+  ],
+  templates: [
+    "init-local",
+    "create-users",
+    "create-dirs",
+    "copy-files",
+    "enable",
+    "release",
+    "restart",
+    "rollback",
+    "start",
+    "stop"
+  ]
