@@ -282,6 +282,10 @@ pub static SPECS: &[Spec] = &[
     deploy("health_check_url", OptText, Default::Nil),
     deploy("health_check_timeout", Int(1), Default::Int(30)),
     deploy("rollback_on_failure", Bool, Default::Bool(true)),
+    // set-cookie-ssm: SSM parameter holding the Erlang cookie, and where to write it
+    // (nil: the script's fallbacks, see its header).
+    deploy("cookie_ssm_parameter", OptText, Default::Nil),
+    deploy("cookie_file", OptPath, Default::Nil),
     // Where output goes.
     deploy("bin_dir", LocalPath, Default::Str("bin")),
     deploy(
