@@ -98,8 +98,33 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
         Value::String(format!("{build_path}/rel/{release}")),
     );
     ctx.insert("is_distillery".into(), Value::Bool(distillery));
+    // One full path everywhere, so a sudoers grant matches what the scripts run.
+    ctx.insert("systemctl".into(), Value::String("/bin/systemctl".into()));
 
     if side == Side::Deploy {
+        // Where `mix systemd.generate` writes units by default (copy-files, stage-files).
+        ctx.insert(
+            "systemd_output_dir".into(),
+            Value::String(format!("{build_path}/systemd/lib/systemd/system")),
+        );
+        // The units the sudoers file lets users start/stop, `:` escaped for sudoers.
+        let service = s(ctx, "service_name");
+        let mut units = vec![service.clone()];
+        if s(ctx, "restart_method") == "systemd_flag" {
+            units.push(format!("{service}-restart.path"));
+        }
+        if ctx
+            .get("runtime_environment_service_script")
+            .is_some_and(|v| !v.is_null())
+        {
+            units.push(format!("{service}-runtime-environment.service"));
+        }
+        let units: Vec<Value> = units
+            .iter()
+            .map(|u| Value::String(u.replace(':', "\\:")))
+            .collect();
+        ctx.insert("sudoers_units".into(), Value::Array(units));
+
         let templates = list(ctx, "templates");
         let mut enabled = Map::new();
         for (name, _) in crate::templates::DEPLOY {
