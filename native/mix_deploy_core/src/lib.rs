@@ -9,6 +9,7 @@ pub mod error;
 pub mod generate;
 pub mod input;
 pub mod output;
+pub mod release;
 pub mod render;
 pub mod resolve;
 pub mod spec;
@@ -43,6 +44,16 @@ pub mod api {
         let root = generate::project_root(&input);
         let (files, _) = generate::plan(&resolved, &root, side)?;
         Ok(files.iter().map(|f| f.contents.len()).sum())
+    }
+
+    /// `mix deploy.local`: deploys the project's release tar on this machine.
+    pub fn deploy_local(json: &str) -> release::Outcome {
+        release::run_json(json, release::deploy)
+    }
+
+    /// `mix deploy.local.rollback`: points current at the previous (or a named) release.
+    pub fn rollback_local(json: &str) -> release::Outcome {
+        release::run_json(json, release::rollback)
     }
 
     /// The resolved config as JSON (for `mix deploy.config`-style inspection and tests).
