@@ -47,4 +47,8 @@ defmodule MixDeploy.Native do
   def init(_json, _side), do: not_loaded()
   def render_only(_json, _side), do: not_loaded()
   def resolve(_json, _side), do: not_loaded()
+
+  # Local deploys: {:ok, lines} | {:error, lines, message}
+  def deploy_local(_json), do: not_loaded()
+  def rollback_local(_json), do: not_loaded()
 end

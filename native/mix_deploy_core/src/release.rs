@@ -15,11 +15,11 @@
 
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{lchown, symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -552,6 +552,44 @@ fn release_tar(
     (shown, path)
 }
 
+/// Extracts `tar` into `dir` with the system's tar, as the scripts do; Err holds
+/// tar's messages. The exit status comes back through `sh` on the pipe: inside
+/// the Erlang VM SIGCHLD is ignored, so the kernel reaps children at once and
+/// waitpid cannot report their status.
+fn extract(tar: &Path, dir: &Path) -> Result<(), String> {
+    const MARK: &str = "tar exit status: ";
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            r#"tar -xzf "$1" --no-same-owner -C "$2" 2>&1; echo "{MARK}$?""#
+        ))
+        .arg("sh")
+        .arg(tar)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run tar: {e}"))?;
+    let mut output = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut output);
+    }
+    // Reaps it where SIGCHLD is not ignored; inside the VM this fails harmlessly.
+    let _ = child.wait();
+    let (messages, status) = output
+        .trim_end()
+        .rsplit_once(MARK)
+        .map_or((output.trim(), ""), |(m, s)| (m.trim(), s));
+    if status == "0" {
+        Ok(())
+    } else if messages.is_empty() {
+        Err(format!("tar failed (status {status:?})"))
+    } else {
+        Err(messages.to_string())
+    }
+}
+
 fn missing_tar(r: &Resolved, shown: &str) -> Error {
     let hint = if r.str("release_system") == "distillery" {
         "  Build it with 'mix distillery.release', or set RELEASE_VSN or RELEASE_TAR."
@@ -592,19 +630,9 @@ pub fn deploy(
         .map_err(|e| io_error(&t.releases, e))?;
     let dest = t.release_path(&name);
     log(format!("==> Extracting {shown} to {}", dest.display()));
-    let out = Command::new("tar")
-        .arg("-xzf")
-        .arg(&tar)
-        .arg("--no-same-owner")
-        .arg("-C")
-        .arg(tmp.path())
-        .output()
-        .map_err(|e| Error::Deploy(format!("cannot run tar: {e}")))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Err(message) = extract(&tar, tmp.path()) {
         return Err(Error::Deploy(format!(
-            "cannot extract {shown} (truncated or not a tar.gz?); current is unchanged\n{}",
-            stderr.trim_end()
+            "cannot extract {shown} (truncated or not a tar.gz?); current is unchanged\n{message}"
         ))
         .into());
     }

@@ -1,7 +1,7 @@
 //! The NIF boundary: JSON in, Erlang terms out. No logic lives here; see
 //! mix_deploy_core. Calls that touch the filesystem run on a dirty IO scheduler.
 
-use mix_deploy_core::{api, Errors, Report, Side};
+use mix_deploy_core::{api, release, Errors, Report, Side};
 use rustler::{Atom, Encoder, Env, Term};
 
 mod atoms {
@@ -45,6 +45,24 @@ fn simple<'a, T: Encoder>(env: Env<'a>, result: Result<T, Errors>) -> Term<'a> {
         Ok(v) => (atoms::ok(), v).encode(env),
         Err(e) => (atoms::error(), e.to_string()).encode(env),
     }
+}
+
+/// `{:ok, lines}` or `{:error, lines, message}`: progress is printed either way.
+fn local<'a>(env: Env<'a>, outcome: release::Outcome) -> Term<'a> {
+    match outcome {
+        Ok(lines) => (atoms::ok(), lines).encode(env),
+        Err((lines, e)) => (atoms::error(), lines, e.to_string()).encode(env),
+    }
+}
+
+#[rustler::nif(schedule = "DirtyIo")]
+fn deploy_local(env: Env, json: String) -> Term {
+    local(env, api::deploy_local(&json))
+}
+
+#[rustler::nif(schedule = "DirtyIo")]
+fn rollback_local(env: Env, json: String) -> Term {
+    local(env, api::rollback_local(&json))
 }
 
 #[rustler::nif(schedule = "DirtyIo")]
