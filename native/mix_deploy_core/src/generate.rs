@@ -57,7 +57,10 @@ pub fn plan(
     let template_dir = root.join(resolved.str("template_dir"));
     let jobs = match side {
         Side::Deploy => deploy_jobs(resolved, root)?,
-        Side::Systemd => systemd_jobs(resolved, root),
+        Side::Systemd => {
+            crate::units::check(resolved)?;
+            systemd_jobs(resolved, root)
+        }
     };
     let mut errors = Errors::default();
     let mut files = Vec::new();

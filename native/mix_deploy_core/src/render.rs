@@ -63,6 +63,7 @@ pub fn new_registry() -> Handlebars<'static> {
     hb.register_helper("var", Box::new(var));
     hb.register_helper("sd_env", Box::new(sd_env));
     hb.register_helper("sd_arg", Box::new(sd_arg));
+    hb.register_helper("sd_path", Box::new(sd_path));
     hb.register_helper("join", Box::new(join));
     hb.register_helper("octal", Box::new(octal));
     hb
@@ -176,6 +177,9 @@ fn sd_arg(
     out.write(&systemd_arg_quote(&param(h, 0)))?;
     Ok(())
 }
+
+// `{{sd_path value}}`: a unit value taking the rest of the line, `%` doubled.
+handlebars_helper!(sd_path: |v: Json| crate::units::unit_value(&text_of(v)));
 
 handlebars_helper!(join: |list: array, sep: str| {
     list.iter().map(text_of).collect::<Vec<_>>().join(sep)

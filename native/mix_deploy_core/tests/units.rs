@@ -1,0 +1,964 @@
+//! The systemd units: golden files per fixture config, the unit text parsed back the
+//! way systemd reads it (one directive once, quoting, argv), version gates, errors,
+//! stale unit removal and --check. Golden files live in tests/units_golden/<fixture>/;
+//! after an intended change run `UPDATE_GOLDEN=1 cargo test --test units` and review
+//! the diff.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{a, input_in};
+use mix_deploy_core::generate::{self, MARKER};
+use mix_deploy_core::input::Input;
+use mix_deploy_core::output::Action;
+use mix_deploy_core::resolve::resolve;
+use mix_deploy_core::Side;
+use serde_json::{json, Value};
+
+type Pairs = Vec<(&'static str, Value)>;
+
+/// The fixture configs (`config :mix_systemd, ...`) of the golden tests.
+fn fixtures() -> Vec<(&'static str, Pairs)> {
+    vec![
+        ("default", vec![]),
+        (
+            // The reference documentation's complete example (both of its configs).
+            "reference",
+            vec![
+                ("app_user", json!("app")),
+                ("app_group", json!("app")),
+                (
+                    "exec_start_pre",
+                    json!([["!", a("deploy_dir"), "/bin/deploy-sync-config-s3"]]),
+                ),
+                (
+                    "dirs",
+                    json!([
+                        a("cache"),
+                        a("configuration"),
+                        a("logs"),
+                        a("runtime"),
+                        a("state"),
+                        a("tmp")
+                    ]),
+                ),
+                ("runtime_directory_preserve", json!("yes")),
+                (
+                    "env_files",
+                    json!([
+                        ["-", a("deploy_dir"), "/etc/environment"],
+                        ["-", a("configuration_dir"), "/environment"]
+                    ]),
+                ),
+                (
+                    "env_vars",
+                    json!([
+                        "PHX_SERVER=true",
+                        "PORT=8080",
+                        ["RELEASE_TMP=", a("runtime_dir")]
+                    ]),
+                ),
+            ],
+        ),
+        (
+            "forking",
+            vec![
+                ("service_type", a("forking")),
+                ("dirs", json!([a("runtime")])),
+                ("exec_stop", json!([a("current_dir"), "/bin/foo_bar stop"])),
+                ("restart", json!("on-failure")),
+                ("restart_sec", json!(5)),
+                ("timeout_start_sec", json!(60)),
+                ("timeout_stop_sec", json!(30)),
+                ("limit_core", json!(0)),
+            ],
+        ),
+        (
+            "distillery_forking",
+            vec![
+                ("release_system", a("distillery")),
+                ("service_type", a("forking")),
+                ("pid_file", json!("/run/foo-bar/app.pid")),
+            ],
+        ),
+        ("systemd_flag", vec![("restart_method", a("systemd_flag"))]),
+        (
+            "runtime_environment",
+            vec![
+                (
+                    "runtime_environment_service_script",
+                    json!([a("scripts_dir"), "/deploy-runtime-environment-file"]),
+                ),
+                (
+                    "runtime_environment_unit_after_targets",
+                    json!(["cloud-init.target"]),
+                ),
+                ("unit_after_targets", json!(["postgresql.service"])),
+                (
+                    "env_files",
+                    json!([["-", a("runtime_dir"), "/runtime-environment"]]),
+                ),
+                ("dirs", json!([a("runtime")])),
+                ("runtime_directory_preserve", json!("restart")),
+            ],
+        ),
+        (
+            "paranoia",
+            vec![
+                ("paranoia", json!(true)),
+                ("app_user", json!("app")),
+                ("dirs", json!([a("runtime"), a("state"), a("tmp")])),
+                ("env_vars", json!(["PORT=4000"])),
+            ],
+        ),
+        (
+            "paranoia_mdwe",
+            vec![
+                ("paranoia", json!(true)),
+                ("memory_deny_write_execute", json!(true)),
+                ("base_dir", json!("/home/deploy")),
+            ],
+        ),
+        (
+            "chroot",
+            vec![
+                ("chroot", json!(true)),
+                (
+                    "read_write_paths",
+                    json!([[a("state_dir")], "/var/my data"]),
+                ),
+                ("read_only_paths", json!(["/etc/ssl"])),
+                ("inaccessible_paths", json!(["/home", "/root"])),
+                ("dirs", json!([a("state")])),
+            ],
+        ),
+        (
+            "systemd_219",
+            vec![
+                ("systemd_version", json!(219)),
+                ("paranoia", json!(true)),
+                ("dirs", json!([a("runtime"), a("configuration"), a("tmp")])),
+                ("runtime_directory_preserve", json!("yes")),
+                (
+                    "runtime_environment_service_script",
+                    json!("/srv/foo-bar/bin/env"),
+                ),
+            ],
+        ),
+        (
+            "hostile_values",
+            vec![
+                ("base_dir", json!("/srv/my apps $HOME 100%")),
+                (
+                    "env_vars",
+                    json!([
+                        "GREETING=hello \"world\" 100% $HOME \\n",
+                        "EMPTY=",
+                        "LANG=C.UTF-8"
+                    ]),
+                ),
+                ("env_lang", json!("en_US.utf8")),
+                (
+                    "exec_start_pre",
+                    json!([
+                        ["!", a("deploy_dir"), "/bin/deploy-sync-config-s3"],
+                        "-/usr/bin/env FOO=%n \"two words\""
+                    ]),
+                ),
+                ("exec_start_wrap", json!([a("scripts_dir"), "/wrap "])),
+                (
+                    "env_files",
+                    json!([["-", a("deploy_dir"), "/etc/environment"]]),
+                ),
+                ("dirs", json!([a("runtime")])),
+            ],
+        ),
+    ]
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/units_golden")
+}
+
+fn input(pairs: &[(&str, Value)], root: &Path) -> Input {
+    Input::parse(&input_in(pairs, root.to_str().unwrap())).unwrap()
+}
+
+/// The units of a config: (file name, contents).
+fn units(pairs: &[(&str, Value)]) -> Vec<(String, String)> {
+    let root = tempfile::tempdir().unwrap();
+    let input = input(pairs, root.path());
+    let resolved = resolve(&input, Side::Systemd).unwrap_or_else(|e| panic!("resolve: {e}"));
+    let (files, _) = generate::plan(&resolved, root.path(), Side::Systemd)
+        .unwrap_or_else(|e| panic!("plan: {e}"));
+    files
+        .into_iter()
+        .map(|f| {
+            let name = f.path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, f.contents)
+        })
+        .collect()
+}
+
+fn unit(pairs: &[(&str, Value)], name: &str) -> String {
+    units(pairs)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("{name} not generated"))
+        .1
+}
+
+fn service(pairs: &[(&str, Value)]) -> String {
+    unit(pairs, "foo-bar.service")
+}
+
+fn plan_error(pairs: &[(&str, Value)]) -> String {
+    let root = tempfile::tempdir().unwrap();
+    let input = input(pairs, root.path());
+    match resolve(&input, Side::Systemd) {
+        Err(e) => e.to_string(),
+        Ok(r) => match generate::plan(&r, root.path(), Side::Systemd) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("expected an error for {pairs:?}"),
+        },
+    }
+}
+
+#[test]
+fn units_match_golden_files() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for (name, pairs) in fixtures() {
+        let dir = golden_dir().join(name);
+        let files = units(&pairs);
+        if update {
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+        }
+        for (file, contents) in &files {
+            let path = dir.join(file);
+            if update {
+                fs::write(&path, contents).unwrap();
+                continue;
+            }
+            match fs::read_to_string(&path) {
+                Ok(expected) if &expected == contents => {}
+                Ok(expected) => failures.push(format!(
+                    "{name}/{file} differs\n{:-^72}\nexpected:\n{expected}{:-^72}\nactual:\n{contents}{:-^72}",
+                    "", "", ""
+                )),
+                Err(_) => failures.push(format!("{name}/{file}: no golden file")),
+            }
+        }
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if !files.iter().any(|(f, _)| *f == file) {
+                failures.push(format!("{name}/{file}: golden file no longer generated"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(after an intended change: UPDATE_GOLDEN=1 cargo test --test units, then review the diff)",
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Reading units back the way systemd does.
+
+/// Directives of one section, in order: (key, raw value).
+fn section(text: &str, name: &str) -> Vec<(String, String)> {
+    let mut current = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if line.starts_with('[') && line.ends_with(']') {
+            current = line[1..line.len() - 1].to_string();
+            continue;
+        }
+        if current == name {
+            let (k, v) = line.split_once('=').expect("key=value");
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn values(text: &str, sect: &str, key: &str) -> Vec<String> {
+    section(text, sect)
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn value(text: &str, sect: &str, key: &str) -> String {
+    let v = values(text, sect, key);
+    assert_eq!(v.len(), 1, "{key}= should appear once in [{sect}]:\n{text}");
+    v[0].clone()
+}
+
+/// `%%` -> `%` (we never emit other specifiers from config values).
+fn specifiers(s: &str) -> String {
+    assert!(
+        !s.replace("%%", "").contains('%'),
+        "unescaped specifier in {s:?}"
+    );
+    s.replace("%%", "%")
+}
+
+/// Splits a value into words as systemd's extract_first_word with quotes and C
+/// escapes does.
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return out;
+        }
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (_, '\\') => match chars.next() {
+                    Some('n') => word.push('\n'),
+                    Some('t') => word.push('\t'),
+                    Some('s') => word.push(' '),
+                    Some(other) => word.push(other),
+                    None => word.push('\\'),
+                },
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, c) if c.is_whitespace() => break,
+                (_, c) => word.push(c),
+            }
+        }
+        assert!(quote.is_none(), "unterminated quote in {s:?}");
+        out.push(word);
+    }
+}
+
+/// Environment= assignments of the [Service] section as a map.
+fn environment(text: &str) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for v in values(text, "Service", "Environment") {
+        for w in words(&specifiers(&v)) {
+            let (n, val) = w.split_once('=').expect("NAME=value");
+            env.insert(n.to_string(), val.to_string());
+        }
+    }
+    env
+}
+
+/// An Exec line as systemd runs it: (prefixes, executable, argv after expansion of
+/// `$$` in arguments; variables are not expanded here).
+fn exec(line: &str) -> (String, Vec<String>) {
+    let split = line
+        .char_indices()
+        .find(|(_, c)| !"-@:+!".contains(*c))
+        .map(|(i, _)| i)
+        .unwrap_or(line.len());
+    let (prefixes, rest) = line.split_at(split);
+    let mut argv = words(&specifiers(rest));
+    for arg in argv.iter_mut().skip(1) {
+        *arg = arg.replace("$$", "$");
+    }
+    (prefixes.to_string(), argv)
+}
+
+const LIST_DIRECTIVES: &[&str] = &[
+    "Environment",
+    "EnvironmentFile",
+    "ExecStartPre",
+    "SystemCallFilter",
+];
+
+#[test]
+fn each_directive_once_one_after_line_no_blank_runs() {
+    for (name, pairs) in fixtures() {
+        for (file, text) in units(&pairs) {
+            assert!(!text.contains("\n\n\n"), "{name}/{file}: blank run");
+            assert!(text.starts_with("# "), "{name}/{file}: no header");
+            assert!(
+                text.lines().take(3).any(|l| l.contains(MARKER)),
+                "{name}/{file}: no marker"
+            );
+            for sect in ["Unit", "Service", "Path", "Install"] {
+                let mut seen = BTreeMap::new();
+                for (k, _) in section(&text, sect) {
+                    *seen.entry(k).or_insert(0) += 1;
+                }
+                for (k, n) in seen {
+                    assert!(
+                        n == 1 || LIST_DIRECTIVES.contains(&k.as_str()),
+                        "{name}/{file}: {k}= {n} times in [{sect}]"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_after_target_is_on_the_one_after_line() {
+    let text = service(&[
+        (
+            "unit_after_targets",
+            json!(["postgresql.service", "a.target b.target"]),
+        ),
+        ("runtime_environment_service_script", json!("/srv/env")),
+    ]);
+    assert_eq!(
+        words(&value(&text, "Unit", "After")),
+        [
+            "local-fs.target",
+            "network.target",
+            "foo-bar-runtime-environment.service",
+            "postgresql.service",
+            "a.target",
+            "b.target"
+        ]
+    );
+    assert_eq!(
+        value(&text, "Unit", "Requires"),
+        "foo-bar-runtime-environment.service"
+    );
+}
+
+#[test]
+fn environment_values_with_spaces_quotes_percent_and_dollar_stay_one_assignment() {
+    let nasty = "a b  \"c\" 'd' 100% $HOME ${X} \\n \\";
+    let text = service(&[(
+        "env_vars",
+        json!([format!("NASTY={nasty}"), "PORT=4000", "EMPTY="]),
+    )]);
+    let env = environment(&text);
+    assert_eq!(env["NASTY"], nasty);
+    assert_eq!(env["PORT"], "4000");
+    assert_eq!(env["EMPTY"], "");
+    assert_eq!(env["LANG"], "en_US.utf8");
+    assert_eq!(env["MIX_ENV"], "prod");
+}
+
+#[test]
+fn env_vars_override_built_in_assignments_once() {
+    let text = service(&[("env_vars", json!(["LANG=C.UTF-8", "X=1", "X=2"]))]);
+    let assignments = values(&text, "Service", "Environment");
+    assert_eq!(
+        assignments.iter().filter(|a| a.contains("LANG=")).count(),
+        1
+    );
+    let env = environment(&text);
+    assert_eq!(env["LANG"], "C.UTF-8");
+    assert_eq!(env["X"], "2");
+}
+
+#[test]
+fn default_exec_start_argv_survives_spaces_percent_and_dollar() {
+    let base = "/srv/my apps $HOME 100%";
+    let text = service(&[("base_dir", json!(base))]);
+    let (prefixes, argv) = exec(&value(&text, "Service", "ExecStart"));
+    assert_eq!(prefixes, "");
+    assert_eq!(
+        argv,
+        [
+            format!("{base}/foo-bar/current/bin/foo_bar"),
+            "start".to_string()
+        ]
+    );
+    assert_eq!(
+        specifiers(&value(&text, "Service", "WorkingDirectory")),
+        format!("{base}/foo-bar/current")
+    );
+}
+
+#[test]
+fn exec_start_wrap_works_with_or_without_trailing_space() {
+    let with = service(&[("exec_start_wrap", json!("/usr/bin/env FOO=1 "))]);
+    let without = service(&[("exec_start_wrap", json!("/usr/bin/env FOO=1"))]);
+    assert_eq!(
+        value(&with, "Service", "ExecStart"),
+        value(&without, "Service", "ExecStart")
+    );
+    let (_, argv) = exec(&value(&with, "Service", "ExecStart"));
+    assert_eq!(
+        argv,
+        [
+            "/usr/bin/env",
+            "FOO=1",
+            "/srv/foo-bar/current/bin/foo_bar",
+            "start"
+        ]
+    );
+    // A wrapper under a directory with spaces is still one word; the release
+    // path after it is an argument, so its `$` is escaped.
+    let text = service(&[
+        ("base_dir", json!("/srv/a b$c")),
+        ("exec_start_wrap", json!([a("scripts_dir"), "/wrap"])),
+    ]);
+    let (_, argv) = exec(&value(&text, "Service", "ExecStart"));
+    assert_eq!(
+        argv,
+        [
+            "/srv/a b$c/foo-bar/bin/wrap",
+            "/srv/a b$c/foo-bar/current/bin/foo_bar",
+            "start"
+        ]
+    );
+}
+
+#[test]
+fn start_command_follows_release_system_and_service_type() {
+    for (system, kind, command) in [
+        ("mix", "simple", "start"),
+        ("mix", "exec", "start"),
+        ("mix", "notify", "start"),
+        ("mix", "forking", "daemon"),
+        ("distillery", "simple", "foreground"),
+        ("distillery", "forking", "start"),
+    ] {
+        let text = service(&[
+            ("release_system", a(system)),
+            ("service_type", a(kind)),
+            ("systemd_version", json!(252)),
+        ]);
+        let (_, argv) = exec(&value(&text, "Service", "ExecStart"));
+        assert_eq!(argv[1], command, "{system} {kind}");
+        assert_eq!(value(&text, "Service", "Type"), kind);
+    }
+}
+
+#[test]
+fn exec_start_pre_keeps_prefixes_outside_the_quoting() {
+    let text = service(&[
+        ("base_dir", json!("/srv/my apps")),
+        (
+            "exec_start_pre",
+            json!([
+                ["!", a("deploy_dir"), "/bin/sync"],
+                [
+                    "-+",
+                    a("scripts_dir"),
+                    "/check --dir ",
+                    a("deploy_dir"),
+                    "/etc"
+                ],
+                "@/bin/true true-name",
+                "-/usr/bin/env FOO=%n \"two words\" $HOME"
+            ]),
+        ),
+    ]);
+    let lines = values(&text, "Service", "ExecStartPre");
+    assert_eq!(lines[0], "!\"/srv/my apps/foo-bar/bin/sync\"");
+    let parsed: Vec<_> = lines[..3].iter().map(|l| exec(l)).collect();
+    assert_eq!(
+        parsed[0],
+        ("!".into(), vec!["/srv/my apps/foo-bar/bin/sync".into()])
+    );
+    assert_eq!(
+        parsed[1],
+        (
+            "-+".into(),
+            vec![
+                "/srv/my apps/foo-bar/bin/check".to_string(),
+                "--dir".into(),
+                "/srv/my apps/foo-bar/etc".into()
+            ]
+        )
+    );
+    assert_eq!(parsed[2].0, "@");
+    // A command line the user wrote is kept: specifiers and variables stay theirs.
+    assert_eq!(lines[3], "-/usr/bin/env FOO=%n \"two words\" $HOME");
+}
+
+#[test]
+fn user_exec_start_and_exec_stop_are_command_lines() {
+    let text = service(&[
+        (
+            "exec_start",
+            json!([a("current_dir"), "/bin/foo_bar foreground --x"]),
+        ),
+        ("exec_stop", json!([a("current_dir"), "/bin/foo_bar stop"])),
+    ]);
+    let (_, start) = exec(&value(&text, "Service", "ExecStart"));
+    assert_eq!(
+        start,
+        ["/srv/foo-bar/current/bin/foo_bar", "foreground", "--x"]
+    );
+    let (_, stop) = exec(&value(&text, "Service", "ExecStop"));
+    assert_eq!(stop, ["/srv/foo-bar/current/bin/foo_bar", "stop"]);
+    assert!(values(&service(&[]), "Service", "ExecStop").is_empty());
+}
+
+#[test]
+fn environment_files_keep_their_optional_dash() {
+    let text = service(&[(
+        "env_files",
+        json!([
+            ["-", a("deploy_dir"), "/etc/environment"],
+            [a("configuration_dir"), "/environment"],
+            "-/etc/100%/env"
+        ]),
+    )]);
+    assert_eq!(
+        values(&text, "Service", "EnvironmentFile"),
+        [
+            "-/srv/foo-bar/etc/environment",
+            "/etc/foo-bar/environment",
+            "-/etc/100%%/env"
+        ]
+    );
+}
+
+#[test]
+fn directories_have_names_modes_and_version_gates() {
+    let dirs = json!([
+        a("runtime"),
+        a("configuration"),
+        a("logs"),
+        a("state"),
+        a("cache"),
+        a("tmp")
+    ]);
+    let text = service(&[
+        ("dirs", dirs.clone()),
+        ("configuration_directory_mode", json!("550")),
+        ("state_directory", json!("foo-state")),
+        ("runtime_directory_preserve", json!("restart")),
+    ]);
+    let s = |k: &str| value(&text, "Service", k);
+    assert_eq!(s("RuntimeDirectory"), "foo-bar");
+    assert_eq!(s("RuntimeDirectoryMode"), "0750");
+    assert_eq!(s("RuntimeDirectoryPreserve"), "restart");
+    assert_eq!(s("ConfigurationDirectory"), "foo-bar");
+    assert_eq!(s("ConfigurationDirectoryMode"), "0550");
+    assert_eq!(s("StateDirectory"), "foo-state");
+    assert_eq!(s("LogsDirectoryMode"), "0750");
+    assert_eq!(s("CacheDirectory"), "foo-bar");
+    let env = environment(&text);
+    assert_eq!(env["STATE_DIR"], "/var/lib/foo-state");
+    assert_eq!(env["TMP_DIR"], "/var/tmp/foo-bar");
+    assert!(!text.contains("TmpDirectory"));
+
+    // Below 235 only RuntimeDirectory= exists; deploy-create-dirs makes the rest.
+    let old = service(&[("dirs", dirs), ("systemd_version", json!(234))]);
+    assert_eq!(value(&old, "Service", "RuntimeDirectory"), "foo-bar");
+    for k in [
+        "RuntimeDirectoryPreserve",
+        "ConfigurationDirectory",
+        "StateDirectory",
+        "LogsDirectory",
+        "CacheDirectory",
+    ] {
+        assert!(values(&old, "Service", k).is_empty(), "{k} below 235");
+    }
+    assert!(environment(&old).contains_key("STATE_DIR"));
+
+    let none = service(&[]);
+    assert!(values(&none, "Service", "RuntimeDirectory").is_empty());
+}
+
+#[test]
+fn forking_sets_pid_file_and_pidfile_variable() {
+    let text = service(&[("service_type", a("forking"))]);
+    assert_eq!(
+        value(&text, "Service", "PIDFile"),
+        "/run/foo-bar/foo_bar.pid"
+    );
+    assert_eq!(environment(&text)["PIDFILE"], "/run/foo-bar/foo_bar.pid");
+    let simple = service(&[]);
+    assert!(values(&simple, "Service", "PIDFile").is_empty());
+    assert!(!environment(&simple).contains_key("PIDFILE"));
+    let unset = service(&[("service_type", a("forking")), ("pid_file", Value::Null)]);
+    assert!(values(&unset, "Service", "PIDFile").is_empty());
+}
+
+#[test]
+fn process_settings_have_their_defaults() {
+    let text = service(&[]);
+    let s = |k: &str| value(&text, "Service", k);
+    assert_eq!(s("Type"), "simple");
+    assert_eq!(s("User"), "foo-bar");
+    assert_eq!(s("Group"), "foo-bar");
+    assert_eq!(s("WorkingDirectory"), "/srv/foo-bar/current");
+    assert_eq!(s("LimitNOFILE"), "65535");
+    assert_eq!(s("UMask"), "0027");
+    assert_eq!(s("SyslogIdentifier"), "foo-bar");
+    assert_eq!(s("Restart"), "always");
+    for k in [
+        "RestartSec",
+        "TimeoutStartSec",
+        "LimitCORE",
+        "NoNewPrivileges",
+    ] {
+        assert!(values(&text, "Service", k).is_empty(), "{k}");
+    }
+    assert_eq!(value(&text, "Install", "WantedBy"), "multi-user.target");
+}
+
+#[test]
+fn systemd_flag_adds_a_path_unit_watching_the_flag_file() {
+    let names: Vec<String> = units(&[("restart_method", a("systemd_flag"))])
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "foo-bar.service",
+            "foo-bar-restart.path",
+            "foo-bar-restart.service"
+        ]
+    );
+    let path = unit(
+        &[
+            ("restart_method", a("systemd_flag")),
+            ("flags_dir", json!("/srv/x 100%/flags")),
+        ],
+        "foo-bar-restart.path",
+    );
+    assert_eq!(
+        specifiers(&value(&path, "Path", "PathChanged")),
+        "/srv/x 100%/flags/restart.flag"
+    );
+    assert_eq!(value(&path, "Path", "Unit"), "foo-bar-restart.service");
+    let restart = unit(
+        &[("restart_method", a("systemd_flag"))],
+        "foo-bar-restart.service",
+    );
+    assert_eq!(value(&restart, "Service", "Type"), "oneshot");
+    assert_eq!(
+        exec(&value(&restart, "Service", "ExecStart")).1,
+        ["/bin/systemctl", "restart", "foo-bar.service"]
+    );
+    assert!(section(&restart, "Install").is_empty());
+}
+
+#[test]
+fn runtime_environment_script_gets_its_own_unit() {
+    let pairs = [
+        (
+            "runtime_environment_service_script",
+            json!([a("scripts_dir"), "/deploy-runtime-environment-file"]),
+        ),
+        (
+            "runtime_environment_unit_after_targets",
+            json!(["cloud-init.target"]),
+        ),
+    ];
+    let names: Vec<String> = units(&pairs).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["foo-bar.service", "foo-bar-runtime-environment.service"]
+    );
+    let env = unit(&pairs, "foo-bar-runtime-environment.service");
+    let s = |k: &str| value(&env, "Service", k);
+    assert_eq!(s("Type"), "oneshot");
+    assert_eq!(s("RemainAfterExit"), "yes");
+    assert_eq!(s("User"), "foo-bar");
+    assert_eq!(
+        exec(&s("ExecStart")).1,
+        ["/srv/foo-bar/bin/deploy-runtime-environment-file"]
+    );
+    assert_eq!(s("RuntimeDirectory"), "foo-bar");
+    assert_eq!(
+        words(&value(&env, "Unit", "After")),
+        ["local-fs.target", "network.target", "cloud-init.target"]
+    );
+    assert_eq!(value(&env, "Unit", "PartOf"), "foo-bar.service");
+    let main = service(&pairs);
+    assert!(value(&main, "Unit", "After").contains("foo-bar-runtime-environment.service"));
+}
+
+#[test]
+fn paranoia_hardens_by_version_and_keeps_the_jit_working() {
+    let text = service(&[("paranoia", json!(true))]);
+    let s = |k: &str| value(&text, "Service", k);
+    assert_eq!(s("ProtectSystem"), "strict");
+    assert_eq!(s("ProtectHome"), "yes");
+    assert_eq!(s("PrivateTmp"), "yes");
+    assert_eq!(s("NoNewPrivileges"), "yes");
+    assert_eq!(s("CapabilityBoundingSet"), "");
+    assert!(values(&text, "Service", "MemoryDenyWriteExecute").is_empty());
+    assert!(values(&text, "Service", "PrivateUsers").is_empty());
+    // The release directory is read-only: its scratch files go to the private /tmp.
+    assert_eq!(environment(&text)["RELEASE_TMP"], "/tmp");
+
+    let runtime = service(&[("paranoia", json!(true)), ("dirs", json!([a("runtime")]))]);
+    assert_eq!(environment(&runtime)["RELEASE_TMP"], "/run/foo-bar");
+    let own = service(&[
+        ("paranoia", json!(true)),
+        ("env_vars", json!(["RELEASE_TMP=/var/tmp/x"])),
+    ]);
+    assert_eq!(environment(&own)["RELEASE_TMP"], "/var/tmp/x");
+
+    let mdwe = service(&[
+        ("paranoia", json!(true)),
+        ("memory_deny_write_execute", json!(true)),
+    ]);
+    assert_eq!(value(&mdwe, "Service", "MemoryDenyWriteExecute"), "yes");
+
+    // :tmp lives in the shared /var/tmp: bound into the private one.
+    let tmp = service(&[("paranoia", json!(true)), ("dirs", json!([a("tmp")]))]);
+    assert_eq!(value(&tmp, "Service", "BindPaths"), "/var/tmp/foo-bar");
+    assert_eq!(value(&tmp, "Service", "PrivateTmp"), "yes");
+
+    // A deploy_dir under /home stays readable.
+    let home = service(&[("paranoia", json!(true)), ("base_dir", json!("/home/me"))]);
+    assert_eq!(value(&home, "Service", "ProtectHome"), "read-only");
+
+    // Old systemd gets only what it knows.
+    let old = service(&[("paranoia", json!(true)), ("systemd_version", json!(219))]);
+    assert_eq!(value(&old, "Service", "ProtectSystem"), "full");
+    for k in [
+        "ProtectKernelTunables",
+        "RestrictNamespaces",
+        "LockPersonality",
+        "SystemCallFilter",
+        "ProtectProc",
+        "PrivateMounts",
+    ] {
+        assert!(values(&old, "Service", k).is_empty(), "{k} on 219");
+    }
+    let old_tmp = service(&[
+        ("paranoia", json!(true)),
+        ("systemd_version", json!(219)),
+        ("dirs", json!([a("tmp")])),
+    ]);
+    assert!(values(&old_tmp, "Service", "PrivateTmp").is_empty());
+}
+
+#[test]
+fn chroot_runs_the_release_inside_its_root() {
+    let text = service(&[
+        ("chroot", json!(true)),
+        ("read_write_paths", json!(["/var/my data", "/var/lib/x"])),
+    ]);
+    assert_eq!(
+        value(&text, "Service", "RootDirectory"),
+        "/srv/foo-bar/current"
+    );
+    assert_eq!(
+        exec(&value(&text, "Service", "ExecStart")).1,
+        ["/bin/foo_bar", "start"]
+    );
+    assert_eq!(value(&text, "Service", "WorkingDirectory"), "/");
+    assert_eq!(
+        words(&value(&text, "Service", "ReadWritePaths")),
+        ["/var/my data", "/var/lib/x"]
+    );
+    // A root elsewhere holds the release at its usual path.
+    let other = service(&[
+        ("chroot", json!(true)),
+        ("root_directory", json!("/srv/jail")),
+    ]);
+    assert_eq!(
+        exec(&value(&other, "Service", "ExecStart")).1[0],
+        "/srv/foo-bar/current/bin/foo_bar"
+    );
+    // Path lists apply without chroot too.
+    let plain = service(&[("read_only_paths", json!(["/etc/ssl"]))]);
+    assert_eq!(value(&plain, "Service", "ReadOnlyPaths"), "/etc/ssl");
+    assert!(values(&plain, "Service", "RootDirectory").is_empty());
+}
+
+#[test]
+fn a_newline_in_any_value_is_an_error_not_a_new_directive() {
+    for (key, v) in [
+        ("env_vars", json!(["A=1\nExecStartPre=/bin/evil"])),
+        ("env_files", json!(["/etc/x\n[Service]"])),
+        ("exec_start_pre", json!(["/bin/true\nUser=root"])),
+        ("unit_after_targets", json!(["a.target\nUser=root"])),
+        (
+            "runtime_environment_unit_after_targets",
+            json!(["a.target\rUser=root"]),
+        ),
+        ("exec_start_wrap", json!("/bin/env\nUser=root")),
+        ("exec_start", json!("/bin/x\nUser=root")),
+        ("exec_stop", json!("/bin/x\nUser=root")),
+        ("env_lang", json!("C\nUser=root")),
+        ("read_write_paths", json!(["/var/x\nUser=root"])),
+        ("base_dir", json!("/srv\nUser=root")),
+        (
+            "runtime_environment_service_script",
+            json!("/srv/x\nUser=root"),
+        ),
+        ("start_command", json!("start\nUser=root")),
+    ] {
+        let err = plan_error(&[(key, v)]);
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}
+
+#[test]
+fn mistakes_systemd_would_reject_are_errors() {
+    let err = plan_error(&[("service_type", a("exec")), ("systemd_version", json!(239))]);
+    assert!(err.contains("service_type") && err.contains("240"), "{err}");
+    let err = plan_error(&[("env_files", json!(["etc/environment"]))]);
+    assert!(
+        err.contains("env_files") && err.contains("absolute"),
+        "{err}"
+    );
+    let err = plan_error(&[("unit_after_targets", json!(["postgres"]))]);
+    assert!(err.contains("unit_after_targets"), "{err}");
+    let err = plan_error(&[("exec_start_pre", json!(["!"]))]);
+    assert!(err.contains("exec_start_pre"), "{err}");
+    let err = plan_error(&[("service_type", a("oneshot"))]);
+    assert!(err.contains("service_type"), "{err}");
+}
+
+#[test]
+fn stale_units_are_removed_only_when_we_wrote_them() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("_build/prod/systemd/lib/systemd/system");
+    let run = |pairs: &[(&str, Value)], check: bool| {
+        let mut input = input(pairs, root.path());
+        input.options.check = check;
+        generate::generate(&input, Side::Systemd).unwrap()
+    };
+    let flag = [("restart_method", a("systemd_flag"))];
+    let report = run(&flag, false);
+    assert!(report.changes.iter().all(|c| c.action == Action::Create));
+    assert_eq!(report.changes.len(), 3);
+    fs::write(dir.join("mine.service"), "[Service]\nExecStart=/bin/true\n").unwrap();
+
+    // --check reports the stale units and touches nothing.
+    let check = run(&[], true);
+    assert!(check.stale);
+    let removing: Vec<&str> = check
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Remove)
+        .map(|c| c.path.as_str())
+        .collect();
+    assert_eq!(
+        removing,
+        [
+            "_build/prod/systemd/lib/systemd/system/foo-bar-restart.path",
+            "_build/prod/systemd/lib/systemd/system/foo-bar-restart.service"
+        ]
+    );
+    assert!(dir.join("foo-bar-restart.path").exists());
+
+    let report = run(&[], false);
+    assert!(report
+        .changes
+        .iter()
+        .any(|c| c.action == Action::Unchanged && c.path.ends_with("foo-bar.service")));
+    assert!(!dir.join("foo-bar-restart.path").exists());
+    assert!(!dir.join("foo-bar-restart.service").exists());
+    assert!(dir.join("mine.service").exists(), "a user's unit is kept");
+
+    let again = run(&[], true);
+    assert!(!again.stale);
+}
