@@ -1,0 +1,557 @@
+defmodule MixDeploy.ReleaseTest do
+  # deploy-release, deploy-extract-release, deploy-rollback and mix deploy.local /
+  # deploy.local.rollback against a deploy_dir in a temp dir, with small fake
+  # release tars (bin/foo_bar prints the version from the release's VERSION file).
+  use ExUnit.Case, async: false
+  import MixDeploy.Scratch
+
+  @moduletag :tmp_dir
+
+  @templates ["release", "rollback", "extract-release"]
+  @reader Path.expand("support/read_current_loop.sh", __DIR__)
+  @priv Path.expand("../priv/templates/deploy", __DIR__)
+  # Variables the scripts and tasks read; unset so the runner's environment cannot leak in.
+  @script_env ~w(RELEASE RELEASE_VSN RELEASE_NAME RELEASE_TAR DESTDIR LOCK_TIMEOUT
+                 KEEP_RELEASES BUILD_PATH DEPLOY_DIR RELEASES_DIR CURRENT_DIR
+                 DEPLOY_USER APP_GROUP)
+
+  setup do
+    Mix.shell(Mix.Shell.Process)
+    saved = for name <- @script_env, do: {name, System.get_env(name)}
+    Enum.each(@script_env, &System.delete_env/1)
+
+    on_exit(fn ->
+      Mix.shell(Mix.Shell.IO)
+
+      for {name, value} <- saved do
+        if value, do: System.put_env(name, value), else: System.delete_env(name)
+      end
+    end)
+  end
+
+  # A scratch project `foo_bar` with the three scripts generated and deploy_dir
+  # under dir/srv/foo; `fun` runs inside it with a map of paths.
+  defp with_site(dir, config \\ [], fun) do
+    project = Path.join(dir, "project")
+    deploy_dir = Path.join(dir, "srv/foo")
+    config = Keyword.merge([templates: @templates, deploy_dir: deploy_dir], config)
+
+    in_project(project, :foo_bar, [deploy: config], fn ->
+      mix("deploy.generate")
+
+      fun.(%{
+        project: project,
+        deploy_dir: deploy_dir,
+        releases: Path.join(deploy_dir, "releases"),
+        current: Path.join(deploy_dir, "current")
+      })
+    end)
+  end
+
+  # _build/prod/foo_bar-<vsn>.tar.gz (or at `:tar`), as `mix release` with
+  # steps: [:assemble, :tar] would leave it.
+  defp build(site, vsn, opts \\ []) do
+    src = Path.join(site.project, "src/#{vsn}")
+    File.rm_rf!(src)
+    File.mkdir_p!(Path.join(src, "bin"))
+    File.mkdir_p!(Path.join(src, "releases/#{vsn}"))
+    File.write!(Path.join(src, "VERSION"), vsn)
+    exe = Path.join(src, "bin/foo_bar")
+
+    File.write!(exe, """
+    #!/bin/sh
+    root=$(cd "$(dirname "$0")/.." && pwd -P)
+    printf 'version=%s\\n' "$(cat "$root/VERSION")"
+    """)
+
+    File.chmod!(exe, 0o700)
+    tar = opts[:tar] || Path.join(site.project, "_build/prod/foo_bar-#{vsn}.tar.gz")
+    File.mkdir_p!(Path.dirname(tar))
+    {_, 0} = System.cmd("tar", ["-czf", tar, "-C", src, "."])
+    tar
+  end
+
+  defp script(site, name, env \\ []) do
+    System.cmd(Path.join(site.project, "bin/deploy-#{name}"), [],
+      cd: site.project,
+      env: env,
+      stderr_to_stdout: true
+    )
+  end
+
+  defp deploy!(site, vsn) do
+    {out, status} = script(site, "release", [{"RELEASE_VSN", vsn}])
+    assert status == 0, out
+    out
+  end
+
+  defp build_and_deploy!(site, versions) do
+    for v <- versions do
+      build(site, v)
+      deploy!(site, v)
+    end
+  end
+
+  defp releases(site) do
+    case File.ls(site.releases) do
+      {:ok, names} -> Enum.sort(names)
+      {:error, _} -> []
+    end
+  end
+
+  defp link(site) do
+    case File.read_link(site.current) do
+      {:ok, target} -> target
+      {:error, _} -> nil
+    end
+  end
+
+  defp run_exe(path) do
+    {out, 0} = System.cmd(path, [])
+    String.trim(out)
+  end
+
+  defp current_version(site), do: run_exe(Path.join(site.current, "bin/foo_bar"))
+  defp version_of(site, name), do: run_exe(Path.join([site.releases, name, "bin/foo_bar"]))
+
+  defp shell_lines do
+    receive do
+      {:mix_shell, :info, [line]} -> [line | shell_lines()]
+    after
+      0 -> []
+    end
+  end
+
+  describe "generated scripts" do
+    test "are shellcheck and bash -n clean, for mix and distillery", %{tmp_dir: dir} do
+      for system <- [:mix, :distillery] do
+        with_site(Path.join(dir, "#{system}"), [release_system: system], fn site ->
+          for name <- @templates do
+            path = Path.join(site.project, "bin/deploy-#{name}")
+            assert shellcheck(path) == "", "#{system} #{name}"
+            assert bash_n(path) == ""
+          end
+        end)
+      end
+    end
+
+    test "release and extract-release share one template, rollback its shared part" do
+      release = File.read!(Path.join(@priv, "release.hbs"))
+      assert File.read!(Path.join(@priv, "extract-release.hbs")) == release
+      shared = ~r/# --- Shared by deploy-release.*# --- End of the shared part\. ---\n/s
+      [block] = Regex.run(shared, release)
+      assert Regex.run(shared, File.read!(Path.join(@priv, "rollback.hbs"))) == [block]
+    end
+  end
+
+  describe "deploy-release" do
+    test "a reader running current/bin/foo_bar sees no failure while 20 releases are deployed",
+         %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.0.1")
+        deploy!(site, "0.0.1")
+        versions = for i <- 1..20, do: "0.1.#{i}"
+        Enum.each(versions, &build(site, &1))
+
+        stop = Path.join(dir, "stop")
+        started = Path.join(dir, "started")
+        exe = Path.join(site.current, "bin/foo_bar")
+
+        reader =
+          Task.async(fn ->
+            System.cmd("bash", [@reader, exe, stop, started, "3000"], stderr_to_stdout: true)
+          end)
+
+        wait_for_file(started)
+        Enum.each(versions, &deploy!(site, &1))
+        File.touch!(stop)
+        {out, 0} = Task.await(reader, :infinity)
+
+        [_, runs, failures] = Regex.run(~r/runs=(\d+) failures=(\d+)/, out)
+        assert String.to_integer(failures) == 0, out
+        assert String.to_integer(runs) >= 3000
+        assert current_version(site) == "version=0.1.20"
+        # keep_releases defaults to 5.
+        assert length(releases(site)) == 5
+      end)
+    end
+
+    test "back-to-back deploys get distinct directories in deploy order", %{tmp_dir: dir} do
+      with_site(dir, [keep_releases: 10], fn site ->
+        versions = for i <- 1..6, do: "0.#{i}.0"
+        Enum.each(versions, &build(site, &1))
+        Enum.each(versions, &deploy!(site, &1))
+
+        names = releases(site)
+        assert length(names) == 6
+        assert Enum.all?(names, &(&1 =~ ~r/^\d{14}(-\d{2})?$/)), inspect(names)
+        assert Enum.map(names, &version_of(site, &1)) == Enum.map(versions, &"version=#{&1}")
+        assert link(site) == "releases/#{List.last(names)}"
+      end)
+    end
+
+    test "a name already taken in the same second gets the next suffix", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        # A release from the future stands for "this second is taken": the next
+        # names must still sort after it.
+        File.mkdir_p!(Path.join(site.releases, "29991231235959"))
+        build(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        assert releases(site) == ~w(29991231235959 29991231235959-01 29991231235959-02)
+        assert link(site) == "releases/29991231235959-02"
+      end)
+    end
+
+    test "two concurrent deploys both land whole", %{tmp_dir: dir} do
+      with_site(dir, [keep_releases: 10], fn site ->
+        Enum.each(~w(0.1.0 0.2.0 0.3.0), &build(site, &1))
+
+        results =
+          ~w(0.1.0 0.2.0 0.3.0)
+          |> Enum.map(fn v ->
+            Task.async(fn -> script(site, "release", [{"RELEASE_VSN", v}]) end)
+          end)
+          |> Enum.map(&Task.await(&1, :infinity))
+
+        for {out, status} <- results, do: assert(status == 0, out)
+        names = releases(site)
+        assert length(names) == 3
+
+        assert names |> Enum.map(&version_of(site, &1)) |> Enum.sort() ==
+                 ~w(version=0.1.0 version=0.2.0 version=0.3.0)
+
+        assert link(site) == "releases/#{List.last(names)}"
+      end)
+    end
+
+    test "a truncated tar fails, leaving current and releases unchanged", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        before = releases(site)
+        tar = build(site, "0.2.0")
+        bytes = File.read!(tar)
+        File.write!(tar, binary_part(bytes, 0, div(byte_size(bytes), 2)))
+
+        {out, status} = script(site, "release", [{"RELEASE_VSN", "0.2.0"}])
+        assert status != 0
+        assert out =~ "cannot extract"
+        assert out =~ "current is unchanged"
+        assert File.ls!(site.releases) |> Enum.sort() == before, "no new or hidden directory"
+        assert current_version(site) == "version=0.1.0"
+      end)
+    end
+
+    test "a missing tar fails naming the path and the tar step", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        before = releases(site)
+
+        {out, status} = script(site, "release", [{"RELEASE_VSN", "9.9.9"}])
+        assert status != 0
+        assert out =~ "release tar not found: _build/prod/foo_bar-9.9.9.tar.gz"
+        assert out =~ "steps: [:assemble, :tar]"
+        assert releases(site) == before
+        assert current_version(site) == "version=0.1.0"
+      end)
+    end
+
+    test "without RELEASE_VSN the release last built is deployed, not the generated version",
+         %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        # `mix release` of a bumped version rewrites start_erl.data; the script was
+        # generated for 0.1.0 and is not regenerated.
+        build(site, "0.2.0")
+        start_erl = Path.join(site.project, "_build/prod/rel/foo_bar/releases/start_erl.data")
+        File.mkdir_p!(Path.dirname(start_erl))
+        File.write!(start_erl, "14.2.5 0.2.0\n")
+
+        {out, 0} = script(site, "release")
+        assert out =~ "_build/prod/foo_bar-0.2.0.tar.gz"
+        assert current_version(site) == "version=0.2.0"
+      end)
+    end
+
+    test "a held lock makes a deploy give up with a clear message", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        File.mkdir_p!(site.deploy_dir)
+        lock = Path.join(site.deploy_dir, ".deploy.lock")
+
+        with_lock_held(dir, lock, fn ->
+          {out, status} =
+            script(site, "release", [{"RELEASE_VSN", "0.1.0"}, {"LOCK_TIMEOUT", "0"}])
+
+          assert status != 0
+          assert out =~ "still holds #{lock}"
+
+          System.put_env("LOCK_TIMEOUT", "0")
+
+          assert_raise Mix.Error, ~r/still holds/, fn ->
+            mix("deploy.local", ["--release-vsn", "0.1.0"])
+          end
+
+          System.delete_env("LOCK_TIMEOUT")
+        end)
+
+        assert releases(site) == []
+        deploy!(site, "0.1.0")
+      end)
+    end
+
+    test "DESTDIR prefixes every path and the link stays relative", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        stage = Path.join(dir, "stage")
+        {out, 0} = script(site, "release", [{"RELEASE_VSN", "0.1.0"}, {"DESTDIR", stage}])
+        refute File.exists?(site.deploy_dir), out
+        staged = stage <> site.current
+        {:ok, target} = File.read_link(staged)
+        assert target =~ ~r"^releases/\d{14}$"
+        assert run_exe(Path.join(staged, "bin/foo_bar")) == "version=0.1.0"
+      end)
+    end
+  end
+
+  describe "deploy-extract-release" do
+    test "deploys the tar in the bundle above its bin/ the same way", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        bundle = Path.join(dir, "bundle")
+        File.mkdir_p!(Path.join(bundle, "bin"))
+
+        File.cp!(
+          Path.join(site.project, "bin/deploy-extract-release"),
+          Path.join(bundle, "bin/x")
+        )
+
+        build(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        build(site, "0.2.0", tar: Path.join(bundle, "foo_bar.tar.gz"))
+
+        {out, 0} = System.cmd(Path.join(bundle, "bin/x"), [], cd: dir, stderr_to_stdout: true)
+        [first, second] = releases(site)
+        assert out =~ "Switching current from #{first} to #{second}"
+        assert current_version(site) == "version=0.2.0"
+
+        File.rm!(Path.join(bundle, "foo_bar.tar.gz"))
+        {out, status} = System.cmd(Path.join(bundle, "bin/x"), [], stderr_to_stdout: true)
+        assert status != 0
+        assert out =~ "release tar not found: #{bundle}/foo_bar.tar.gz"
+        assert releases(site) == [first, second]
+      end)
+    end
+  end
+
+  describe "deploy-rollback" do
+    test "steps back one release at a time and fails past the oldest", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build_and_deploy!(site, ~w(0.1.0 0.2.0 0.3.0))
+        [r1, r2, r3] = releases(site)
+
+        {out, 0} = script(site, "rollback")
+        assert out =~ "==> Switching current from #{r3} to #{r2}"
+        assert current_version(site) == "version=0.2.0"
+        {_, 0} = script(site, "rollback")
+        assert current_version(site) == "version=0.1.0"
+
+        {out, status} = script(site, "rollback")
+        assert status != 0
+        assert out =~ "no release older than #{r1}"
+        assert link(site) == "releases/#{r1}"
+
+        {out, 0} = script(site, "rollback", [{"RELEASE", r3}])
+        assert out =~ "from #{r1} to #{r3}"
+        assert current_version(site) == "version=0.3.0"
+
+        {out, status} = script(site, "rollback", [{"RELEASE", "20000101000000"}])
+        assert status != 0
+        assert out =~ "no release 20000101000000"
+        {_, status} = script(site, "rollback", [{"RELEASE", "../../etc"}])
+        assert status != 0
+        assert link(site) == "releases/#{r3}"
+      end)
+    end
+
+    test "with a single release fails and changes nothing", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        [only] = releases(site)
+        {out, status} = script(site, "rollback")
+        assert status != 0
+        assert out =~ "no release older than #{only}"
+        assert link(site) == "releases/#{only}"
+      end)
+    end
+  end
+
+  describe "pruning" do
+    test "keeps keep_releases, oldest removed first", %{tmp_dir: dir} do
+      with_site(dir, [keep_releases: 3], fn site ->
+        versions = for i <- 1..5, do: "0.#{i}.0"
+        build_and_deploy!(site, versions)
+        names = releases(site)
+
+        assert Enum.map(names, &version_of(site, &1)) ==
+                 ~w(version=0.3.0 version=0.4.0 version=0.5.0)
+      end)
+    end
+
+    test "never deletes current nor the release a rollback would pick", %{tmp_dir: dir} do
+      with_site(dir, [keep_releases: 1], fn site ->
+        build_and_deploy!(site, ~w(0.1.0 0.2.0 0.3.0))
+        assert length(releases(site)) == 2
+        {_, 0} = script(site, "rollback")
+        assert current_version(site) == "version=0.2.0"
+      end)
+    end
+  end
+
+  describe "mix deploy.local and deploy.local.rollback" do
+    test "produce the same layout as the scripts, and each follows the other",
+         %{tmp_dir: dir} do
+      with_site(dir, [keep_releases: 10], fn site ->
+        for v <- ~w(0.1.0 0.2.0 0.3.0 0.4.0), do: build(site, v)
+
+        deploy!(site, "0.1.0")
+        mix("deploy.local", ["--release-vsn", "0.2.0"])
+        task_lines = shell_lines()
+        deploy!(site, "0.3.0")
+        System.put_env("RELEASE_VSN", "0.4.0")
+        mix("deploy.local")
+        System.delete_env("RELEASE_VSN")
+
+        names = releases(site)
+        assert length(names) == 4
+        assert Enum.all?(names, &(&1 =~ ~r/^\d{14}(-\d{2})?$/)), inspect(names)
+
+        assert Enum.map(names, &version_of(site, &1)) ==
+                 ~w(version=0.1.0 version=0.2.0 version=0.3.0 version=0.4.0)
+
+        [r1, r2, r3, r4] = names
+        assert "==> Switching current from #{r1} to #{r2}" in task_lines
+        assert link(site) == "releases/#{r4}"
+
+        # Same owner, modes and group-executable bit whoever deployed.
+        stats =
+          for name <- names do
+            dir_stat = File.stat!(Path.join(site.releases, name))
+            exe_stat = File.stat!(Path.join([site.releases, name, "bin/foo_bar"]))
+
+            {dir_stat.uid, dir_stat.gid, Bitwise.band(dir_stat.mode, 0o7777), exe_stat.uid,
+             Bitwise.band(exe_stat.mode, 0o7777)}
+          end
+
+        assert length(Enum.uniq(stats)) == 1, inspect(stats)
+        [{_, _, dir_mode, _, exe_mode} | _] = stats
+        assert dir_mode == 0o750
+        assert Bitwise.band(exe_mode, 0o010) == 0o010
+
+        # Rollbacks alternate between the task and the script.
+        mix("deploy.local.rollback")
+        assert "==> Switching current from #{r4} to #{r3}" in shell_lines()
+        {_, 0} = script(site, "rollback")
+        assert link(site) == "releases/#{r2}"
+        mix("deploy.local.rollback", ["--release", r4])
+        assert current_version(site) == "version=0.4.0"
+        System.put_env("RELEASE", r1)
+        mix("deploy.local.rollback")
+        System.delete_env("RELEASE")
+        assert current_version(site) == "version=0.1.0"
+
+        assert_raise Mix.Error, ~r/no release older than #{r1}/, fn ->
+          mix("deploy.local.rollback")
+        end
+
+        assert link(site) == "releases/#{r1}"
+      end)
+    end
+
+    test "a truncated or missing tar fails and changes nothing", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        mix("deploy.local", ["--release-vsn", "0.1.0"])
+        before = File.ls!(site.releases)
+        tar = build(site, "0.2.0")
+        File.write!(tar, binary_part(File.read!(tar), 0, 200))
+
+        assert_raise Mix.Error, ~r/cannot extract .*current is unchanged/s, fn ->
+          mix("deploy.local", ["--release-vsn", "0.2.0"])
+        end
+
+        assert_raise Mix.Error,
+                     ~r/_build\/prod\/foo_bar-9\.9\.tar\.gz.*steps: \[:assemble, :tar\]/s,
+                     fn -> mix("deploy.local", ["--release-vsn", "9.9"]) end
+
+        assert File.ls!(site.releases) == before
+        assert current_version(site) == "version=0.1.0"
+      end)
+    end
+
+    test "concurrent with the script, both land whole", %{tmp_dir: dir} do
+      with_site(dir, [keep_releases: 10], fn site ->
+        build(site, "0.1.0")
+        build(site, "0.2.0")
+        other = Task.async(fn -> script(site, "release", [{"RELEASE_VSN", "0.1.0"}]) end)
+        mix("deploy.local", ["--release-vsn", "0.2.0"])
+        {out, 0} = Task.await(other, :infinity)
+        names = releases(site)
+        assert length(names) == 2, out
+
+        assert names |> Enum.map(&version_of(site, &1)) |> Enum.sort() ==
+                 ~w(version=0.1.0 version=0.2.0)
+      end)
+    end
+
+    test "DESTDIR prefixes every path", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        stage = Path.join(dir, "stage")
+        System.put_env("DESTDIR", stage)
+        mix("deploy.local", ["--release-vsn", "0.1.0"])
+        System.delete_env("DESTDIR")
+        refute File.exists?(site.deploy_dir)
+        {:ok, target} = File.read_link(stage <> site.current)
+        assert target =~ ~r"^releases/\d{14}$"
+      end)
+    end
+  end
+
+  defp wait_for_file(path) do
+    unless File.exists?(path) do
+      Process.sleep(10)
+      wait_for_file(path)
+    end
+  end
+
+  # Holds an exclusive flock on `lock` (with flock(1), as the scripts take it)
+  # while `fun` runs.
+  defp with_lock_held(dir, lock, fun) do
+    held = Path.join(dir, "held")
+    release = Path.join(dir, "release-lock")
+
+    holder =
+      Task.async(fn ->
+        System.cmd("flock", [
+          lock,
+          "sh",
+          "-c",
+          ~s(: > "$1"; while [ ! -e "$2" ]; do sleep 0.05; done),
+          "sh",
+          held,
+          release
+        ])
+      end)
+
+    wait_for_file(held)
+
+    try do
+      fun.()
+    after
+      File.touch!(release)
+      Task.await(holder, :infinity)
+    end
+  end
+end
