@@ -315,6 +315,26 @@ defmodule MixDeploy.ReleaseTest do
     end
   end
 
+  describe "distillery" do
+    test "the script and the task find the tar under rel/<name>/releases/<vsn>", %{tmp_dir: dir} do
+      with_site(dir, [release_system: :distillery, keep_releases: 10], fn site ->
+        for v <- ~w(0.1.0 0.2.0) do
+          build(site, v,
+            tar: Path.join(site.project, "_build/prod/rel/foo_bar/releases/#{v}/foo_bar.tar.gz")
+          )
+        end
+
+        deploy!(site, "0.1.0")
+        mix("deploy.local", ["--release-vsn", "0.2.0"])
+        assert Enum.map(releases(site), &version_of(site, &1)) == ~w(version=0.1.0 version=0.2.0)
+
+        {out, status} = script(site, "release", [{"RELEASE_VSN", "0.3.0"}])
+        assert status != 0
+        assert out =~ "_build/prod/rel/foo_bar/releases/0.3.0/foo_bar.tar.gz"
+      end)
+    end
+  end
+
   describe "deploy-extract-release" do
     test "deploys the tar in the bundle above its bin/ the same way", %{tmp_dir: dir} do
       with_site(dir, fn site ->
