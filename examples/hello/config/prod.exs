@@ -10,7 +10,10 @@ config :mix_systemd,
     ["-", :configuration_dir, "/environment"]
   ],
   env_vars: [
-    "PORT=4780"
+    "PORT=4780",
+    # One node on its own: no Erlang distribution, so no epmd and no node name
+    # that could clash with another release on the same machine.
+    "RELEASE_DISTRIBUTION=none"
   ],
   dirs: [
     # /var/cache/hello
