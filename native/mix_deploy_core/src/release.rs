@@ -329,16 +329,22 @@ pub fn take_lock(t: &Target, log: &mut dyn FnMut(String)) -> Result<Lock, Error>
         "==> Waiting up to {secs}s for another deploy to finish (lock {})",
         path.display()
     ));
-    let deadline = Instant::now() + t.lock_timeout;
+    // An absurdly long timeout (no representable deadline) waits for ever.
+    let deadline = Instant::now().checked_add(t.lock_timeout);
+    let step = Duration::from_millis(100);
     loop {
         let now = Instant::now();
-        if now >= deadline {
-            return Err(Error::Deploy(format!(
-                "another deploy or rollback still holds {} after {secs}s; nothing was changed (set LOCK_TIMEOUT to wait longer)",
-                path.display()
-            )));
-        }
-        sleep((deadline - now).min(Duration::from_millis(100)));
+        let wait = match deadline {
+            Some(d) if now >= d => {
+                return Err(Error::Deploy(format!(
+                    "another deploy or rollback still holds {} after {secs}s; nothing was changed (set LOCK_TIMEOUT to wait longer)",
+                    path.display()
+                )))
+            }
+            Some(d) => (d - now).min(step),
+            None => step,
+        };
+        sleep(wait);
         if try_flock(&file).map_err(|e| io_error(path, e))? {
             return Ok(Lock(file));
         }

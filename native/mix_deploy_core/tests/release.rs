@@ -396,3 +396,32 @@ fn bad_lock_timeout_is_an_error() {
         .unwrap_err();
     assert!(err.contains("LOCK_TIMEOUT"), "{err}");
 }
+
+#[test]
+fn a_huge_lock_timeout_waits_instead_of_overflowing() {
+    let site = Site::new();
+    site.build("0.1.0");
+    fs::create_dir_all(&site.deploy_dir).unwrap();
+    let lock = fs::File::create(site.deploy_dir.join(".deploy.lock")).unwrap();
+    // SAFETY: the descriptor is open while the test holds `lock`.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    std::thread::scope(|s| {
+        let deploy = s.spawn(|| {
+            api::deploy_local(
+                &site.doc(json!({"release_vsn": "0.1.0", "lock_timeout": "99999999999999999999"})),
+            )
+        });
+        // Whenever the lock is released, the waiting deploy goes ahead.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(lock);
+        let lines = deploy
+            .join()
+            .unwrap()
+            .map_err(|(_, e)| e.to_string())
+            .unwrap();
+        assert!(
+            lines.iter().any(|l| l.starts_with("==> Deployed")),
+            "{lines:?}"
+        );
+    });
+}
