@@ -331,6 +331,7 @@ defmodule MixDeploy.ReleaseTest do
         {out, status} = script(site, "release", [{"RELEASE_VSN", "0.3.0"}])
         assert status != 0
         assert out =~ "_build/prod/rel/foo_bar/releases/0.3.0/foo_bar.tar.gz"
+        assert out =~ "mix distillery.release"
       end)
     end
   end
