@@ -27,21 +27,27 @@ defmodule MixDeploy.Build do
   def ensure! do
     target = installed_path() <> ".so"
 
-    if stale?(target) do
+    newest = newest_source()
+
+    if stale?(target, newest) do
       build!()
       install!(target)
+      # Stamp the library with the newest source time seen *before* the build, so a
+      # source edited while cargo ran still counts as newer next time.
+      File.touch!(target, newest)
     end
 
     :ok
   end
 
-  defp stale?(target) do
-    case File.stat(target, time: :posix) do
-      {:ok, %{mtime: built}} ->
-        Enum.any?(sources(), fn src -> File.stat!(src, time: :posix).mtime > built end)
+  defp newest_source do
+    sources() |> Enum.map(&File.stat!(&1, time: :posix).mtime) |> Enum.max(fn -> 0 end)
+  end
 
-      {:error, _} ->
-        true
+  defp stale?(target, newest) do
+    case File.stat(target, time: :posix) do
+      {:ok, %{mtime: built}} -> newest > built
+      {:error, _} -> true
     end
   end
 
