@@ -676,6 +676,23 @@ fn forking_sets_pid_file_and_pidfile_variable() {
         "/run/foo-bar/foo_bar.pid"
     );
     assert_eq!(environment(&text)["PIDFILE"], "/run/foo-bar/foo_bar.pid");
+    // The PID file needs its directory, and the daemon a writable scratch directory.
+    assert_eq!(value(&text, "Service", "RuntimeDirectory"), "foo-bar");
+    assert_eq!(environment(&text)["RELEASE_TMP"], "/run/foo-bar");
+    let distillery = service(&[
+        ("service_type", a("forking")),
+        ("release_system", a("distillery")),
+    ]);
+    assert_eq!(
+        environment(&distillery)["RELEASE_MUTABLE_DIR"],
+        "/run/foo-bar"
+    );
+    let elsewhere = service(&[
+        ("service_type", a("forking")),
+        ("pid_file", json!("/var/run/x.pid")),
+    ]);
+    assert!(values(&elsewhere, "Service", "RuntimeDirectory").is_empty());
+    assert_eq!(environment(&elsewhere)["RELEASE_TMP"], "/tmp");
     let simple = service(&[]);
     assert!(values(&simple, "Service", "PIDFile").is_empty());
     assert!(!environment(&simple).contains_key("PIDFILE"));
