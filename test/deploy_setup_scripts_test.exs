@@ -774,7 +774,8 @@ defmodule MixDeploy.DeploySetupScriptsTest do
       File.chmod!(release <> "/bin/foo_bar", 0o700)
       File.write!(release <> "/lib.txt", "x")
       File.chmod!(release <> "/lib.txt", 0o600)
-      File.ln_s!("/srv/foo-bar/releases/20240101T000000", dest <> "/srv/foo-bar/current")
+      # Relative, as extract-release links it (the scripts handle absolute links too).
+      File.ln_s!("releases/20240101T000000", dest <> "/srv/foo-bar/current")
       File.write!(dest <> "/srv/foo-bar/bin/deploy-start", "#!/bin/sh\n")
       File.write!(dest <> "/srv/foo-bar/etc/environment", "A=1\n")
       File.chmod!(dest <> "/srv/foo-bar/etc/environment", 0o644)
@@ -801,6 +802,16 @@ defmodule MixDeploy.DeploySetupScriptsTest do
       assert mode(dest <> "/srv/foo-bar/etc/environment") == 0o640
       assert mode(dest <> "/srv/foo-bar/bin/deploy-start") == 0o750
       assert mode(release <> "/tmp") == 0o770
+    end
+
+    test "set-perms: an absolute current link is followed inside DESTDIR, not on this machine",
+         %{project: project, bin: bin, dest: dest, env: env, release: release} do
+      File.rm!(dest <> "/srv/foo-bar/current")
+      File.ln_s!("/srv/foo-bar/releases/20240101T000000", dest <> "/srv/foo-bar/current")
+      live_before = File.exists?("/srv/foo-bar")
+      run!(script(bin, "set-perms", @complete), env: env, cd: project)
+      assert mode(release <> "/tmp") == 0o770
+      assert File.exists?("/srv/foo-bar") == live_before
     end
 
     test "clean-target removes scripts, etc files and this service's units only; keeps the release",
