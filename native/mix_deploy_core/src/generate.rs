@@ -5,7 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use handlebars::Context;
+use serde_json::Value;
 
 use crate::error::{suggest, Error, Errors};
 use crate::input::Input;
@@ -53,7 +54,7 @@ pub fn plan(
     root: &Path,
     side: Side,
 ) -> Result<(Vec<Planned>, Removals), Errors> {
-    let mut ctx = resolved.context.clone();
+    let mut ctx = Context::from(Value::Object(resolved.context.clone()));
     let template_dir = root.join(resolved.str("template_dir"));
     let jobs = match side {
         Side::Deploy => deploy_jobs(resolved, root)?,
@@ -221,13 +222,7 @@ fn stale_units(r: &Resolved, root: &Path, files: &[Planned]) -> Removals {
     stale
 }
 
-fn set_header(
-    ctx: &mut Map<String, Value>,
-    side: Side,
-    template: &str,
-    origin: &str,
-    r: &Resolved,
-) {
+fn set_header(ctx: &mut Context, side: Side, template: &str, origin: &str, r: &Resolved) {
     let task = match side {
         Side::Deploy => "mix deploy.generate",
         Side::Systemd => "mix systemd.generate",
@@ -240,8 +235,10 @@ fn set_header(
         "# {MARKER} ({task}) from template {template} ({origin}).\n# To customise: run {init}, edit {}/{template}.hbs, then run {task} again.",
         r.str("template_dir")
     );
-    ctx.insert("template_name".into(), Value::String(template.into()));
-    ctx.insert("header".into(), Value::String(header));
+    if let Value::Object(map) = ctx.data_mut() {
+        map.insert("template_name".into(), Value::String(template.into()));
+        map.insert("header".into(), Value::String(header));
+    }
 }
 
 /// `mix deploy.init` / `mix systemd.init`: copies the built-in templates to

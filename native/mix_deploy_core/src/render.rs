@@ -1,57 +1,80 @@
 //! Handlebars set up for shell scripts and unit files: strict mode (a missing
 //! variable is an error), no HTML escaping, and quoting helpers so every config
-//! value lands as a literal. The registry with the built-ins is compiled once per
-//! process; a user's override is rendered against the same helpers.
+//! value lands as a literal. The helper registry is built once per process and each
+//! built-in template is compiled the first time it is used, so a task pays only for
+//! the templates it renders; a user's override is rendered against the same helpers.
 
 use std::sync::OnceLock;
 
 use handlebars::{
     handlebars_helper, Context, Handlebars, Helper, HelperResult, Output, RenderContext,
+    Renderable, StringOutput, Template,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::Error;
 use crate::templates;
 
 /// Where a template comes from.
 pub enum Source<'a> {
-    /// A built-in, registered as `deploy/<name>` or `systemd/<name>`.
+    /// A built-in, as `deploy/<name>` or `systemd/<name>`.
     Builtin(String),
     /// A user's override or own template, rendered from its text.
     User(&'a str),
 }
 
-/// Renders one template with the context.
-pub fn render(name: &str, source: &Source, ctx: &Map<String, Value>) -> Result<String, Error> {
-    let hb = registry();
-    let result = match source {
-        Source::Builtin(key) => hb.render(key, ctx),
-        Source::User(text) => hb.render_template(text, ctx),
-    };
-    result.map(tidy).map_err(|e| Error::Template {
+/// Renders one template with the context (one `Context` serves every template of a
+/// task: building it copies the whole config).
+pub fn render(name: &str, source: &Source, ctx: &Context) -> Result<String, Error> {
+    let error = |message: String| Error::Template {
         name: name.to_string(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    let compiled;
+    let template = match source {
+        Source::Builtin(key) => builtin(key)
+            .ok_or_else(|| error(format!("no built-in template {key}")))?
+            .as_ref()
+            .map_err(|e| error(e.clone()))?,
+        Source::User(text) => {
+            compiled = Template::compile(text).map_err(|e| error(e.to_string()))?;
+            &compiled
+        }
+    };
+    let hb = registry();
+    let mut out = StringOutput::new();
+    template
+        .render(hb, ctx, &mut RenderContext::new(None), &mut out)
+        .map_err(|e| error(e.to_string()))?;
+    out.into_string()
+        .map(tidy)
+        .map_err(|e| error(e.to_string()))
 }
 
-/// The process-wide registry with every built-in compiled.
-pub fn registry() -> &'static Handlebars<'static> {
-    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let mut hb = new_registry();
-        for (group, list) in [
+/// The compiled built-in `deploy/<name>` or `systemd/<name>`, compiled on first use.
+fn builtin(key: &str) -> Option<&'static Result<Template, String>> {
+    type Slot = (String, &'static str, OnceLock<Result<Template, String>>);
+    static SLOTS: OnceLock<Vec<Slot>> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        [
             ("deploy", templates::DEPLOY),
             ("systemd", templates::SYSTEMD),
-        ] {
-            for (name, src) in list {
-                hb.register_template_string(&format!("{group}/{name}"), src)
-                    .unwrap_or_else(|e| {
-                        panic!("built-in template {group}/{name} does not parse: {e}")
-                    });
-            }
-        }
-        hb
-    })
+        ]
+        .iter()
+        .flat_map(|(group, list)| {
+            list.iter()
+                .map(move |(name, src)| (format!("{group}/{name}"), *src, OnceLock::new()))
+        })
+        .collect()
+    });
+    let (_, src, slot) = slots.iter().find(|(k, _, _)| k == key)?;
+    Some(slot.get_or_init(|| Template::compile(src).map_err(|e| e.to_string())))
+}
+
+/// The process-wide registry: settings and helpers, no templates.
+pub fn registry() -> &'static Handlebars<'static> {
+    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(new_registry)
 }
 
 /// A registry with our settings and helpers and no templates.
@@ -196,7 +219,20 @@ mod tests {
     use serde_json::json;
 
     fn run(tpl: &str, ctx: Value) -> Result<String, Error> {
-        render("t", &Source::User(tpl), ctx.as_object().unwrap())
+        render("t", &Source::User(tpl), &Context::from(ctx))
+    }
+
+    #[test]
+    fn every_builtin_compiles() {
+        for (group, list) in [
+            ("deploy", templates::DEPLOY),
+            ("systemd", templates::SYSTEMD),
+        ] {
+            for (name, _) in list {
+                let key = format!("{group}/{name}");
+                assert!(builtin(&key).unwrap().is_ok(), "{key}: {:?}", builtin(&key));
+            }
+        }
     }
 
     #[test]
