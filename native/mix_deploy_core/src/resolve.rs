@@ -87,8 +87,9 @@ pub struct Resolver<'a> {
     user: HashMap<String, Term>,
     project: &'a Project,
     account: Account,
-    /// Memoised string values of string-like keys (None: nil or failed).
-    memo: HashMap<String, Option<String>>,
+    /// Memoised string values of string-like keys: Ok(None) is nil, Err a key
+    /// whose error was already reported (so references to it add none).
+    memo: HashMap<String, Result<Option<String>, ()>>,
     /// Keys being expanded, outermost first, for cycle reports.
     stack: Vec<String>,
     errors: Errors,
@@ -131,8 +132,14 @@ impl Resolver<'_> {
         })
     }
 
-    /// The string value of a string-like key, expanded and validated once.
+    /// The string value of a string-like key (None: nil or invalid).
     pub fn text(&mut self, key: &str) -> Option<String> {
+        self.checked_text(key).ok().flatten()
+    }
+
+    /// The string value of a string-like key, expanded and validated once:
+    /// Ok(None) when it is nil, Err when it is invalid (reported once).
+    fn checked_text(&mut self, key: &str) -> Result<Option<String>, ()> {
         if let Some(v) = self.memo.get(key) {
             return v.clone();
         }
@@ -143,8 +150,9 @@ impl Resolver<'_> {
                 ns: self.ns(),
                 chain,
             });
-            return None;
+            return Err(());
         }
+        let before = self.errors.0.len();
         self.stack.push(key.to_string());
         let value = match self.spec(key) {
             Some(spec) => self.raw(spec).and_then(|t| self.scalar_text(spec, &t)),
@@ -154,8 +162,13 @@ impl Resolver<'_> {
             },
         };
         self.stack.pop();
-        self.memo.insert(key.to_string(), value.clone());
-        value
+        let result = if self.errors.0.len() > before {
+            Err(())
+        } else {
+            Ok(value)
+        };
+        self.memo.insert(key.to_string(), result.clone());
+        result
     }
 
     /// A term as the value of a scalar key of the given spec.
@@ -298,13 +311,9 @@ impl Resolver<'_> {
             | Kind::Account
             | Kind::Enum(_)
             | Kind::Mode => {
-                // Nil (an unset optional) expands to nothing.
-                let before = self.errors.0.len();
-                let v = self.text(name);
-                if v.is_none() && self.errors.0.len() > before {
-                    return None;
-                }
-                Some(v.unwrap_or_default())
+                // Nil (an unset optional) expands to nothing; an invalid key was
+                // reported already and fails this one without a second message.
+                self.checked_text(name).ok().map(Option::unwrap_or_default)
             }
             _ => {
                 self.invalid(
@@ -411,9 +420,8 @@ impl Resolver<'_> {
             | Kind::Mode
             | Kind::Enum(_) => self.text(spec.key).map(Value::String),
             Kind::OptText | Kind::OptPath => {
-                let before = self.errors.0.len();
-                let v = self.text(spec.key);
-                (self.errors.0.len() == before).then(|| v.map(Value::String).unwrap_or(Value::Null))
+                let v = self.checked_text(spec.key).ok()?;
+                Some(v.map(Value::String).unwrap_or(Value::Null))
             }
             Kind::Int(_) => self.int(spec).map(Value::from),
             Kind::OptInt(_) => {

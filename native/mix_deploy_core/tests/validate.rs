@@ -271,3 +271,10 @@ fn a_broken_user_template_writes_nothing() {
     assert!(msg.contains("deploy_dri"), "{msg}");
     assert!(!dir.path().join("bin").exists());
 }
+
+#[test]
+fn an_invalid_key_is_reported_once_not_in_every_key_derived_from_it() {
+    let msg = deploy_err(&[("ext_name", json!("foo/bar"))]);
+    assert!(!msg.contains("problems found"), "one error only:\n{msg}");
+    assert_names(&msg, "mix_deploy", "ext_name", "\"foo/bar\"");
+}
