@@ -89,6 +89,8 @@ pub fn new_registry() -> Handlebars<'static> {
     hb.register_helper("sd_path", Box::new(sd_path));
     hb.register_helper("join", Box::new(join));
     hb.register_helper("octal", Box::new(octal));
+    hb.register_helper("yaml", Box::new(yaml));
+    hb.register_helper("add", Box::new(add));
     hb
 }
 
@@ -142,6 +144,26 @@ pub fn systemd_env_quote(s: &str) -> String {
 /// A systemd command line argument: as above, plus `$` (variable expansion in Exec*=).
 pub fn systemd_arg_quote(s: &str) -> String {
     systemd_env_quote(s).replace('$', "$$")
+}
+
+/// A YAML scalar that reads back as exactly `s`: plain when it is a simple word or
+/// path that no YAML 1.1 or 1.2 reader takes for a number, boolean or null; else
+/// single-quoted, or double-quoted with JSON escapes when it holds control characters.
+pub fn yaml_quote(s: &str) -> String {
+    let simple = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '/')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./@+-".contains(c));
+    let reserved = matches!(
+        s.to_ascii_lowercase().as_str(),
+        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
+    );
+    if simple && !reserved {
+        s.to_string()
+    } else if s.chars().any(char::is_control) {
+        Value::String(s.to_string()).to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "''"))
+    }
 }
 
 fn param(h: &Helper, i: usize) -> String {
@@ -208,6 +230,22 @@ handlebars_helper!(join: |list: array, sep: str| {
     list.iter().map(text_of).collect::<Vec<_>>().join(sep)
 });
 
+/// `{{yaml "bin/" target_prefix "stop"}}` -> its parameters joined, as one YAML scalar.
+fn yaml(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let text: String = h.params().iter().map(|p| text_of(p.value())).collect();
+    out.write(&yaml_quote(&text))?;
+    Ok(())
+}
+
+// `{{add a b}}` -> the sum of two integers, e.g. a timeout with a margin.
+handlebars_helper!(add: |a: i64, b: i64| a + b);
+
 // `{{octal mode}}` -> `0750` (a 3-digit mode with its leading zero).
 handlebars_helper!(octal: |mode: str| {
     if mode.len() == 3 { format!("0{mode}") } else { mode.to_string() }
@@ -266,6 +304,32 @@ mod tests {
             r#""a \"b\" 100%% \\n""#
         );
         assert_eq!(systemd_arg_quote("$HOME"), "\"$$HOME\"");
+    }
+
+    #[test]
+    fn yaml_scalars_read_back_as_the_same_string() {
+        for (value, quoted) in [
+            ("/srv/foo/bin", "/srv/foo/bin"),
+            ("bin/deploy-stop", "bin/deploy-stop"),
+            ("app", "app"),
+            ("no", "'no'"),
+            ("On", "'On'"),
+            ("0.0", "'0.0'"),
+            ("1234", "'1234'"),
+            ("", "''"),
+            ("-x", "'-x'"),
+            ("/srv/a b: #c", "'/srv/a b: #c'"),
+            ("it's", "'it''s'"),
+            (r"a\nb", r"'a\nb'"),
+            ("a\nb\t", "\"a\\nb\\t\""),
+        ] {
+            assert_eq!(yaml_quote(value), quoted, "{value:?}");
+        }
+        let out = run(
+            "{{yaml \"bin/\" p \"stop\"}} {{add t 60}}",
+            json!({"p": "d'p ", "t": 30}),
+        );
+        assert_eq!(out.unwrap(), "'bin/d''p stop' 90\n");
     }
 
     #[test]
