@@ -8,11 +8,11 @@ use std::sync::OnceLock;
 
 use handlebars::{
     handlebars_helper, Context, Handlebars, Helper, HelperResult, Output, RenderContext,
-    Renderable, StringOutput, Template,
+    RenderError, RenderErrorReason, Renderable, StringOutput, Template, TemplateError,
 };
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::error::{suggest, Error};
 use crate::templates;
 
 /// Where a template comes from.
@@ -30,6 +30,13 @@ pub fn render(name: &str, source: &Source, ctx: &Context) -> Result<String, Erro
         name: name.to_string(),
         message,
     };
+    let compile_error = |e: TemplateError| {
+        let at = e
+            .pos()
+            .map(|(l, c)| format!("line {l}, column {c}: "))
+            .unwrap_or_default();
+        format!("{at}{}", e.reason())
+    };
     let compiled;
     let template = match source {
         Source::Builtin(key) => builtin(key)
@@ -37,7 +44,7 @@ pub fn render(name: &str, source: &Source, ctx: &Context) -> Result<String, Erro
             .as_ref()
             .map_err(|e| error(e.clone()))?,
         Source::User(text) => {
-            compiled = Template::compile(text).map_err(|e| error(e.to_string()))?;
+            compiled = Template::compile(text).map_err(|e| error(compile_error(e)))?;
             &compiled
         }
     };
@@ -45,7 +52,7 @@ pub fn render(name: &str, source: &Source, ctx: &Context) -> Result<String, Erro
     let mut out = StringOutput::new();
     template
         .render(hb, ctx, &mut RenderContext::new(None), &mut out)
-        .map_err(|e| error(e.to_string()))?;
+        .map_err(|e| error(render_error(&e, ctx)))?;
     out.into_string()
         .map(tidy)
         .map_err(|e| error(e.to_string()))
@@ -69,6 +76,29 @@ fn builtin(key: &str) -> Option<&'static Result<Template, String>> {
     });
     let (_, src, slot) = slots.iter().find(|(k, _, _)| k == key)?;
     Some(slot.get_or_init(|| Template::compile(src).map_err(|e| e.to_string())))
+}
+
+/// "line 3, column 6: unknown variable deploy_dri (did you mean deploy_dir?)"
+fn render_error(e: &RenderError, ctx: &Context) -> String {
+    let at = match (e.line_no, e.column_no) {
+        (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+        _ => String::new(),
+    };
+    let what = match e.reason() {
+        RenderErrorReason::MissingVariable(Some(path)) => {
+            let keys = ctx
+                .data()
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys().map(String::as_str));
+            match suggest(path, keys) {
+                Some(s) => format!("unknown variable {path} (did you mean {s}?)"),
+                None => format!("unknown variable {path}"),
+            }
+        }
+        other => other.to_string(),
+    };
+    format!("{at}{what}")
 }
 
 /// The process-wide registry: settings and helpers, no templates.
@@ -288,8 +318,11 @@ mod tests {
 
     #[test]
     fn strict_mode_reports_missing_variables() {
-        let err = run("{{nope}}", json!({})).unwrap_err();
-        assert!(err.to_string().contains("nope"), "{err}");
+        let err = run("a\n  {{deploy_dri}}", json!({"deploy_dir": "/srv"})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "template t: line 2, column 3: unknown variable deploy_dri (did you mean deploy_dir?)"
+        );
     }
 
     #[test]
