@@ -275,10 +275,22 @@ fn default_exec_start(ctx: &Map<String, Value>) -> String {
     }
 }
 
+/// The `dirs` of the unit: the configured ones, plus the runtime directory when a
+/// forking service keeps its PID file there (the default), so the file has a place.
+fn unit_dir_names(ctx: &Map<String, Value>) -> Vec<String> {
+    let mut dirs = get_strings(ctx, "dirs");
+    let runtime = format!("{}/", get_str(ctx, "runtime_dir"));
+    let pid_in_runtime = get_opt_str(ctx, "pid_file").is_some_and(|p| p.starts_with(&runtime));
+    if get_str(ctx, "service_type") == "forking" && pid_in_runtime {
+        push_unique(&mut dirs, ["runtime".to_string()]);
+    }
+    dirs
+}
+
 /// Every Environment= assignment of the main unit, quoted, one name once (a later
 /// assignment replaces an earlier one, so env_vars override the built-ins).
 fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
-    let dirs = get_strings(ctx, "dirs");
+    let dirs = unit_dir_names(ctx);
     let has = |d: &str| dirs.iter().any(|x| x == d);
     let user_vars: Vec<(String, String)> = get_strings(ctx, "env_vars")
         .iter()
@@ -296,9 +308,11 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
             vars.push((var.into(), get_str(ctx, &format!("{dir}_dir")).into()));
         }
     }
-    // Under paranoia the release directory is read-only: point the release's
-    // scratch files at a writable place unless the user chose one.
-    if get_bool(ctx, "paranoia") {
+    // The app user cannot write the release directory (and under paranoia nobody
+    // can), yet a daemon (forking) writes its pipes and logs there: point the
+    // release's scratch files at a writable place unless the user chose one.
+    let forking = get_str(ctx, "service_type") == "forking";
+    if get_bool(ctx, "paranoia") || forking {
         let scratch = if has("runtime") {
             get_str(ctx, "runtime_dir").to_string()
         } else {
@@ -313,7 +327,7 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
             vars.push((var.into(), scratch));
         }
     }
-    if get_str(ctx, "service_type") == "forking" {
+    if forking {
         if let Some(pid) = get_opt_str(ctx, "pid_file") {
             vars.push(("PIDFILE".into(), pid.into()));
         }
@@ -328,7 +342,7 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
 /// Directory settings of the main unit: (directive, directory, mode) for each entry
 /// of `dirs` that the target's systemd creates itself.
 fn managed_dirs(ctx: &Map<String, Value>, version: i64) -> Vec<Value> {
-    let dirs = get_strings(ctx, "dirs");
+    let dirs = unit_dir_names(ctx);
     MANAGED_DIRS
         .iter()
         .filter(|(name, _)| dirs.iter().any(|d| d == name))
