@@ -742,6 +742,21 @@ defmodule MixDeploy.SystemdHostTest do
       end)
 
     assert second =~ ~r/greeting=runtime [0-9a-f-]{36}\n/
+
+    # A crash and an automatic restart do not lose the runtime environment either.
+    id = show(ctx, "sdt-e", "InvocationID")
+    host!(ctx.host, ~w(systemctl kill --signal=KILL sdt-e))
+
+    third =
+      eventually("sdt-e answering after an automatic restart", fn ->
+        show(ctx, "sdt-e", "InvocationID") != id &&
+          case get(port) do
+            {:ok, body} -> body
+            _ -> nil
+          end
+      end)
+
+    assert third =~ ~r/greeting=runtime [0-9a-f-]{36}\n/
     host!(ctx.host, ~w(systemctl stop sdt-e))
     assert show(ctx, "sdt-e-runtime-environment.service", "ActiveState") == "inactive"
   end
