@@ -551,6 +551,36 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
             expected: expected.into(),
             hint,
         };
+    // Newlines are rejected by the resolver; other control characters have no
+    // business in a unit either (a NUL ends systemd's reading of the line).
+    for key in [
+        "env_vars",
+        "env_files",
+        "exec_start_pre",
+        "exec_start",
+        "exec_start_wrap",
+        "exec_stop",
+        "env_lang",
+        "unit_after_targets",
+        "runtime_environment_unit_after_targets",
+    ] {
+        let items = match r.context.get(key) {
+            Some(Value::Array(_)) => r.strings(key),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        };
+        for item in items
+            .iter()
+            .filter(|i| i.chars().any(|c| c.is_control() && c != '\t'))
+        {
+            errors.push(invalid(
+                key,
+                format!("{item:?}"),
+                "text without control characters (tabs are fine)",
+                None,
+            ));
+        }
+    }
     let version = r.int("systemd_version");
     if r.str("service_type") == "exec" && version < V_TYPE_EXEC {
         errors.push(invalid(

@@ -930,6 +930,11 @@ fn mistakes_systemd_would_reject_are_errors() {
     assert!(err.contains("unit_after_targets"), "{err}");
     let err = plan_error(&[("exec_start_pre", json!(["!"]))]);
     assert!(err.contains("exec_start_pre"), "{err}");
+    let err = plan_error(&[("env_vars", json!(["A=x\u{0}y"]))]);
+    assert!(err.contains("env_vars") && err.contains("control"), "{err}");
+    let err = plan_error(&[("exec_start_pre", json!(["/bin/x \u{1b}[2J"]))]);
+    assert!(err.contains("exec_start_pre"), "{err}");
+    assert!(!service(&[("env_vars", json!(["A=x\ty"]))]).is_empty());
     let err = plan_error(&[("service_type", a("oneshot"))]);
     assert!(err.contains("service_type"), "{err}");
 }
