@@ -42,6 +42,7 @@ pub const V_DIRECTORIES: i64 = 235;
 pub const V_BIND_PATHS: i64 = 233;
 pub const V_PROTECT_SYSTEM_STRICT: i64 = 235;
 pub const V_TYPE_EXEC: i64 = 240;
+pub const V_RELATIVE_EXEC: i64 = 239;
 
 /// What systemd needs to read a value literally in a word of an Exec line.
 fn needs_quoting(word: &str) -> bool {
@@ -646,6 +647,13 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
                     format!("{line:?}"),
                     "a command line: optional prefixes (-, @, :, +, !) then a command",
                     None,
+                ));
+            } else if version < V_RELATIVE_EXEC && !rest.starts_with(['/', '"', '\'']) {
+                errors.push(invalid(
+                    key,
+                    format!("{line:?}"),
+                    &format!("a command with an absolute path (systemd {version} does not search PATH; {V_RELATIVE_EXEC} and newer do)"),
+                    Some("build it from a reference, e.g. [\"!\", :scripts_dir, \"/deploy-sync-config-s3\"]".into()),
                 ));
             }
         }

@@ -935,6 +935,19 @@ fn mistakes_systemd_would_reject_are_errors() {
     let err = plan_error(&[("exec_start_pre", json!(["/bin/x \u{1b}[2J"]))]);
     assert!(err.contains("exec_start_pre"), "{err}");
     assert!(!service(&[("env_vars", json!(["A=x\ty"]))]).is_empty());
+    let err = plan_error(&[
+        ("exec_start_pre", json!(["!deploy-sync"])),
+        ("systemd_version", json!(237)),
+    ]);
+    assert!(
+        err.contains("exec_start_pre") && err.contains("absolute"),
+        "{err}"
+    );
+    let found = service(&[
+        ("exec_start_pre", json!(["-mkdir -p /x"])),
+        ("systemd_version", json!(239)),
+    ]);
+    assert_eq!(values(&found, "Service", "ExecStartPre"), ["-mkdir -p /x"]);
     let err = plan_error(&[("service_type", a("oneshot"))]);
     assert!(err.contains("service_type"), "{err}");
 }
