@@ -631,6 +631,14 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
         ("exec_start_pre", r.strings("exec_start_pre")),
         ("exec_start", vec![r.str("exec_start").to_string()]),
         (
+            "exec_stop",
+            r.opt_str("exec_stop")
+                .filter(|w| !w.trim().is_empty())
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+        ),
+        (
             "exec_start_wrap",
             r.opt_str("exec_start_wrap")
                 .filter(|w| !w.trim().is_empty())
