@@ -441,7 +441,13 @@ impl Resolver<'_> {
                 let items = self.text_items(spec)?;
                 let mut ok = true;
                 for item in &items {
-                    if let Some((expected, hint)) = check_path(item) {
+                    // systemd's path lists take "-" (ignore if missing) and "+"
+                    // (relative to RootDirectory=) before the path.
+                    let path = match self.side {
+                        Side::Systemd => item.strip_prefix(['-', '+']).unwrap_or(item),
+                        Side::Deploy => item,
+                    };
+                    if let Some((expected, hint)) = check_path(path) {
                         self.invalid(spec.key, &Term::Str(item.clone()), expected, hint);
                         ok = false;
                     }

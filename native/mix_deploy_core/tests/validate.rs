@@ -278,3 +278,16 @@ fn an_invalid_key_is_reported_once_not_in_every_key_derived_from_it() {
     assert!(!msg.contains("problems found"), "one error only:\n{msg}");
     assert_names(&msg, "mix_deploy", "ext_name", "\"foo/bar\"");
 }
+
+#[test]
+fn systemd_path_lists_take_their_prefixes() {
+    let ok = api::resolve(
+        &input(&[("read_write_paths", json!(["-/var/lib/x", "+/data"]))]),
+        Side::Systemd,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    let msg = err(Side::Systemd, &[("read_only_paths", json!(["-relative"]))]);
+    assert_names(&msg, "mix_systemd", "read_only_paths", "\"-relative\"");
+    let msg = deploy_err(&[("create_dirs", json!(["-/x"]))]);
+    assert!(msg.contains("absolute path"), "{msg}");
+}
