@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::context::{get_str, get_strings};
 use crate::spec::{Side, DIR_NAMES};
 
 /// systemd directive and script variable of each standard directory.
@@ -21,21 +22,7 @@ const DIR_DIRECTIVES: [(&str, &str, &str); 6] = [
 ];
 
 pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
-    let s = |ctx: &Map<String, Value>, k: &str| {
-        ctx.get(k).and_then(Value::as_str).unwrap_or("").to_string()
-    };
-    let list = |ctx: &Map<String, Value>, k: &str| -> Vec<String> {
-        ctx.get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-
-    let dirs = list(ctx, "dirs");
+    let dirs = get_strings(ctx, "dirs");
     let dir_specs: Vec<Value> = DIR_NAMES
         .iter()
         .filter(|name| dirs.iter().any(|d| d == *name))
@@ -50,10 +37,10 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
                 "name": name,
                 "var": var,
                 "directive": directive,
-                "path": s(ctx, &format!("{short}_dir")),
-                "base": s(ctx, &format!("{name}_directory_base")),
-                "directory": s(ctx, &format!("{name}_directory")),
-                "mode": s(ctx, &format!("{name}_directory_mode")),
+                "path": get_str(ctx, &format!("{short}_dir")),
+                "base": get_str(ctx, &format!("{name}_directory_base")),
+                "directory": get_str(ctx, &format!("{name}_directory")),
+                "mode": get_str(ctx, &format!("{name}_directory_mode")),
             })
         })
         .collect();
@@ -65,12 +52,12 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
         );
     }
 
-    let env_var_list: Vec<Value> = list(ctx, "env_vars")
+    let env_var_list: Vec<Value> = get_strings(ctx, "env_vars")
         .iter()
         .filter_map(|item| item.split_once('='))
         .map(|(name, value)| json!({"name": name, "value": value}))
         .collect();
-    let env_file_list: Vec<Value> = list(ctx, "env_files")
+    let env_file_list: Vec<Value> = get_strings(ctx, "env_files")
         .iter()
         .map(|item| match item.strip_prefix('-') {
             Some(path) => json!({"path": path, "optional": true}),
@@ -78,10 +65,10 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
         })
         .collect();
 
-    let build_path = s(ctx, "build_path");
-    let release = s(ctx, "release_name");
-    let version = s(ctx, "version");
-    let distillery = s(ctx, "release_system") == "distillery";
+    let build_path = get_str(ctx, "build_path").to_string();
+    let release = get_str(ctx, "release_name").to_string();
+    let version = get_str(ctx, "version").to_string();
+    let distillery = get_str(ctx, "release_system") == "distillery";
     let release_tar = if distillery {
         format!("{build_path}/rel/{release}/releases/{version}/{release}.tar.gz")
     } else {
@@ -108,9 +95,9 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
             Value::String(format!("{build_path}/systemd/lib/systemd/system")),
         );
         // The units the sudoers file lets users start/stop, `:` escaped for sudoers.
-        let service = s(ctx, "service_name");
+        let service = get_str(ctx, "service_name").to_string();
         let mut units = vec![service.clone()];
-        if s(ctx, "restart_method") == "systemd_flag" {
+        if get_str(ctx, "restart_method") == "systemd_flag" {
             units.push(format!("{service}-restart.path"));
         }
         if ctx
@@ -125,7 +112,7 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
             .collect();
         ctx.insert("sudoers_units".into(), Value::Array(units));
 
-        let templates = list(ctx, "templates");
+        let templates = get_strings(ctx, "templates");
         let mut enabled = Map::new();
         for (name, _) in crate::templates::DEPLOY {
             enabled.insert(

@@ -4,6 +4,7 @@
 //! releases on the local machine. No Erlang here: the NIF crate is a thin boundary.
 
 pub mod account;
+pub mod context;
 pub mod derive;
 pub mod error;
 pub mod generate;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::account::{self, Account};
+use crate::context;
 use crate::error::{suggest, Error, Errors};
 use crate::input::{Input, Project};
 use crate::spec::{self, Default, Kind, Side, Spec, DIR_NAMES};
@@ -27,30 +28,19 @@ pub struct Resolved {
 impl Resolved {
     /// A string value; resolution guarantees presence for every string key.
     pub fn str(&self, key: &str) -> &str {
-        self.context.get(key).and_then(Value::as_str).unwrap_or("")
+        context::get_str(&self.context, key)
     }
     pub fn opt_str(&self, key: &str) -> Option<&str> {
-        self.context.get(key).and_then(Value::as_str)
+        context::get_opt_str(&self.context, key)
     }
     pub fn int(&self, key: &str) -> i64 {
-        self.context.get(key).and_then(Value::as_i64).unwrap_or(0)
+        context::get_int(&self.context, key)
     }
     pub fn bool(&self, key: &str) -> bool {
-        self.context
-            .get(key)
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        context::get_bool(&self.context, key)
     }
     pub fn strings(&self, key: &str) -> Vec<String> {
-        self.context
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
+        context::get_strings(&self.context, key)
     }
 }
 

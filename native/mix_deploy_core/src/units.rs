@@ -11,6 +11,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::context::{get_bool, get_opt_str, get_str, get_strings};
 use crate::error::{Error, Errors};
 use crate::render::systemd_env_quote;
 use crate::resolve::Resolved;
@@ -193,29 +194,6 @@ fn quoted_end(s: &str, from: usize, quote: char) -> usize {
         }
     }
     s.len()
-}
-
-fn get_str<'a>(ctx: &'a Map<String, Value>, k: &str) -> &'a str {
-    ctx.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn get_opt_str<'a>(ctx: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    ctx.get(k).and_then(Value::as_str)
-}
-
-fn get_bool(ctx: &Map<String, Value>, k: &str) -> bool {
-    ctx.get(k).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn get_strings(ctx: &Map<String, Value>, k: &str) -> Vec<String> {
-    ctx.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Configured paths (values of path keys) that systemd would not read as one
