@@ -22,51 +22,37 @@ pub fn current() -> Account {
 }
 
 fn user_name(uid: libc::uid_t) -> Option<String> {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        // SAFETY: passwd is plain data; buf outlives the call and its result.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &mut pwd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        // SAFETY: on success pw_name points into buf, NUL-terminated.
-        return Some(
-            unsafe { CStr::from_ptr(pwd.pw_name) }
-                .to_string_lossy()
-                .into_owned(),
-        );
-    }
+    // SAFETY: getpwuid_r fills `entry` with pointers into `buf`, as lookup expects.
+    lookup(
+        |entry: &mut libc::passwd, buf, result| unsafe {
+            libc::getpwuid_r(uid, entry, buf.as_mut_ptr().cast(), buf.len(), result)
+        },
+        |entry| entry.pw_name,
+    )
 }
 
 fn group_name(gid: libc::gid_t) -> Option<String> {
+    // SAFETY: getgrgid_r fills `entry` with pointers into `buf`, as lookup expects.
+    lookup(
+        |entry: &mut libc::group, buf, result| unsafe {
+            libc::getgrgid_r(gid, entry, buf.as_mut_ptr().cast(), buf.len(), result)
+        },
+        |entry| entry.gr_name,
+    )
+}
+
+/// Runs a reentrant passwd/group lookup, growing the buffer on ERANGE, and
+/// returns the entry's name.
+fn lookup<T>(
+    call: impl Fn(&mut T, &mut [u8], &mut *mut T) -> libc::c_int,
+    name: impl Fn(&T) -> *const libc::c_char,
+) -> Option<String> {
     let mut buf = vec![0u8; 4096];
     loop {
-        // SAFETY: as in user_name.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getgrgid_r(
-                gid,
-                &mut grp,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut result,
-            )
-        };
+        // SAFETY: T is a plain C struct (passwd or group); all-zero is a valid value.
+        let mut entry: T = unsafe { std::mem::zeroed() };
+        let mut result: *mut T = std::ptr::null_mut();
+        let rc = call(&mut entry, &mut buf, &mut result);
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
             continue;
@@ -74,9 +60,9 @@ fn group_name(gid: libc::gid_t) -> Option<String> {
         if rc != 0 || result.is_null() {
             return None;
         }
-        // SAFETY: on success gr_name points into buf, NUL-terminated.
+        // SAFETY: on success the name points into buf, NUL-terminated.
         return Some(
-            unsafe { CStr::from_ptr(grp.gr_name) }
+            unsafe { CStr::from_ptr(name(&entry)) }
                 .to_string_lossy()
                 .into_owned(),
         );
@@ -85,6 +71,13 @@ fn group_name(gid: libc::gid_t) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_come_from_the_system_databases() {
+        assert_eq!(super::user_name(0).as_deref(), Some("root"));
+        assert_eq!(super::group_name(0).as_deref(), Some("root"));
+        assert_eq!(super::user_name(4_000_000_000), None);
+    }
+
     #[test]
     fn current_account_matches_the_environment() {
         let account = super::current();
