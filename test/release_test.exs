@@ -135,12 +135,13 @@ defmodule MixDeploy.ReleaseTest do
       end
     end
 
-    test "release and extract-release share one template, rollback its shared part" do
+    test "release and extract-release share one template, rollback and restart its shared part" do
       release = File.read!(Path.join(@priv, "release.hbs"))
       assert File.read!(Path.join(@priv, "extract-release.hbs")) == release
       shared = ~r/# --- Shared by deploy-release.*# --- End of the shared part\. ---\n/s
       [block] = Regex.run(shared, release)
       assert Regex.run(shared, File.read!(Path.join(@priv, "rollback.hbs"))) == [block]
+      assert Regex.run(shared, File.read!(Path.join(@priv, "restart.hbs"))) == [block]
     end
   end
 
