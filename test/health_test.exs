@@ -397,6 +397,19 @@ defmodule MixDeploy.HealthTest do
       assert current(deploy) == "releases/#{@old}"
     end
 
+    test "a service that is not installed is an error, not a reason to roll back", %{
+      tmp_dir: dir,
+      script: script
+    } do
+      {deploy, env} = site(dir)
+      states = ["inactive dead 0 0 '' success not-found"]
+      sc = fake_systemctl(Path.join(dir, "fake"), states, restart: 5)
+      {out, 1} = run(script, quick([{"SYSTEMCTL", sc} | env]))
+      assert out =~ "error: foo-bar is not installed (no unit file; deploy-copy-files"
+      refute out =~ "Rolling back"
+      assert current(deploy) == "releases/#{@new}"
+    end
+
     test "ROLLBACK_ON_FAILURE=false: no rollback, current unchanged, exit 1", %{
       tmp_dir: dir,
       script: script
