@@ -564,7 +564,7 @@ defmodule MixDeploy.HealthTest do
     end
   end
 
-  describe "deploy-copy-files and units the config no longer makes" do
+  describe "units the config no longer makes" do
     @describetag skip: @unless_root
 
     test "generated ones are disabled and removed by name; an admin's own stays", %{tmp_dir: dir} do
@@ -601,11 +601,58 @@ defmodule MixDeploy.HealthTest do
              ]
     end
 
+    test "deploy-enable disables an enabled unit the config no longer makes, file gone or generated",
+         %{tmp_dir: dir} do
+      bin = generate(dir, templates: ["enable"])
+      dest = Path.join(dir, "dest")
+      wants = Path.join(dest, "etc/systemd/system/multi-user.target.wants")
+      File.mkdir_p!(wants)
+      # deploy-clean-target removed the file; the enable link is left.
+      File.ln_s!(
+        "/lib/systemd/system/foo-bar-restart.path",
+        Path.join(wants, "foo-bar-restart.path")
+      )
+
+      sc = fake_systemctl(Path.join(dir, "fake"), ["inactive dead 0 0 '' success"])
+      {out, 0} = run(Path.join(bin, "deploy-enable"), [{"SYSTEMCTL", sc}, {"DESTDIR", dest}])
+
+      assert out =~
+               "==> Disabling foo-bar-restart.path under #{dest}: the config no longer makes it"
+
+      assert calls(Path.join(dir, "fake")) == [
+               "systemctl --root=#{dest} enable foo-bar.service",
+               "systemctl --root=#{dest} disable foo-bar-restart.path"
+             ]
+    end
+
+    test "deploy-enable leaves an admin's own unit of that name enabled", %{tmp_dir: dir} do
+      bin = generate(dir, templates: ["enable"])
+      dest = Path.join(dir, "dest")
+      wants = Path.join(dest, "etc/systemd/system/multi-user.target.wants")
+      lib = Path.join(dest, "lib/systemd/system")
+      File.mkdir_p!(wants)
+      File.mkdir_p!(lib)
+      File.write!(Path.join(lib, "foo-bar-runtime-environment.service"), "[Unit]\n# mine\n")
+
+      File.ln_s!(
+        "/lib/systemd/system/foo-bar-runtime-environment.service",
+        Path.join(wants, "foo-bar-runtime-environment.service")
+      )
+
+      sc = fake_systemctl(Path.join(dir, "fake"), ["inactive dead 0 0 '' success"])
+      {out, 0} = run(Path.join(bin, "deploy-enable"), [{"SYSTEMCTL", sc}, {"DESTDIR", dest}])
+      assert out =~ "==> Leaving foo-bar-runtime-environment.service as it is"
+      assert calls(Path.join(dir, "fake")) == ["systemctl --root=#{dest} enable foo-bar.service"]
+    end
+
     test "with systemd_flag nothing is removed", %{tmp_dir: dir} do
-      bin = generate(dir, restart_method: :systemd_flag, templates: ["copy-files"])
+      bin = generate(dir, restart_method: :systemd_flag, templates: ["copy-files", "enable"])
       text = File.read!(Path.join(bin, "deploy-copy-files"))
       refute text =~ ~s(remove_stale_unit "${SERVICE_NAME}-restart)
       assert text =~ ~s(remove_stale_unit "${SERVICE_NAME}-runtime-environment.service")
+      text = File.read!(Path.join(bin, "deploy-enable"))
+      refute text =~ ~s(disable_stale "${SERVICE_NAME}-restart)
+      assert text =~ ~s(disable_stale "${SERVICE_NAME}-runtime-environment.service")
     end
   end
 end
