@@ -18,7 +18,8 @@ use crate::resolve::Resolved;
 use crate::spec::{self, Kind, Side};
 
 /// Directory kinds systemd creates itself: (name in `dirs`, directive, script variable).
-/// `tmp` has no directive; deploy-create-dirs makes it.
+/// `tmp` has no directive: the unit creates it in an ExecStartPre=+ line (and
+/// deploy-create-dirs when the deploy side lists it).
 const MANAGED_DIRS: [(&str, &str); 5] = [
     ("runtime", "RuntimeDirectory"),
     ("configuration", "ConfigurationDirectory"),
@@ -37,6 +38,15 @@ const DIR_VARS: [(&str, &str); 6] = [
     ("tmp", "TMP_DIR"),
 ];
 
+/// A mode as systemd and install(1) print it: `750` -> `0750`.
+fn octal_mode(mode: &str) -> String {
+    if mode.len() == 3 {
+        format!("0{mode}")
+    } else {
+        mode.to_string()
+    }
+}
+
 /// Versions that introduced the settings we gate on.
 pub const V_RUNTIME_DIRECTORY: i64 = 211;
 pub const V_DIRECTORIES: i64 = 235;
@@ -44,6 +54,8 @@ pub const V_BIND_PATHS: i64 = 233;
 pub const V_PROTECT_SYSTEM_STRICT: i64 = 235;
 pub const V_TYPE_EXEC: i64 = 240;
 pub const V_RELATIVE_EXEC: i64 = 239;
+/// The "+" and "!" prefixes of Exec lines.
+pub const V_PRIVILEGED_PREFIX: i64 = 231;
 
 /// What systemd needs to read a value literally in a word of an Exec line.
 fn needs_quoting(word: &str) -> bool {
@@ -339,7 +351,7 @@ fn managed_dirs(ctx: &Map<String, Value>, version: i64) -> Vec<Value> {
                 "name": name,
                 "directive": directive,
                 "directory": get_str(ctx, &format!("{name}_directory")),
-                "mode": if mode.len() == 3 { format!("0{mode}") } else { mode.to_string() },
+                "mode": octal_mode(mode),
             })
         })
         .collect()
@@ -421,10 +433,24 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     } else {
         command_line(&exec_start, &paths)
     };
-    let exec_start_pre: Vec<Value> = get_strings(ctx, "exec_start_pre")
-        .iter()
-        .map(|c| Value::String(command_line(c, &paths)))
-        .collect();
+    // systemd has no TmpDirectory=: create tmp_dir as root ("+": outside the
+    // sandbox) before anything else, so TMP_DIR exists and paranoia's BindPaths=
+    // has something to bind (a missing source fails the start with 226/NAMESPACE).
+    let mut exec_start_pre: Vec<Value> = Vec::new();
+    if has("tmp") && version >= V_PRIVILEGED_PREFIX {
+        exec_start_pre.push(Value::String(format!(
+            "+/usr/bin/install -d -m {} -o {} -g {} {}",
+            octal_mode(get_str(ctx, "tmp_directory_mode")),
+            arg_word(get_str(ctx, "app_user")),
+            arg_word(get_str(ctx, "app_group")),
+            arg_word(get_str(ctx, "tmp_dir")),
+        )));
+    }
+    exec_start_pre.extend(
+        get_strings(ctx, "exec_start_pre")
+            .iter()
+            .map(|c| Value::String(command_line(c, &paths))),
+    );
     let exec_stop = get_opt_str(ctx, "exec_stop")
         .filter(|s| !s.trim().is_empty())
         .map(|s| Value::String(command_line(s, &paths)))
