@@ -94,7 +94,7 @@ pub fn plan(
             }
         };
         set_header(&mut ctx, side, &job.template, &origin, resolved);
-        match render::render(&job.template, &source, &ctx) {
+        match render::render(&job.template, &source, &mut ctx) {
             Ok(contents) => files.push(Planned {
                 shown: shown(root, &job.target),
                 path: job.target,

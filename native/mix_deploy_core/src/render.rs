@@ -25,7 +25,7 @@ pub enum Source<'a> {
 
 /// Renders one template with the context (one `Context` serves every template of a
 /// task: building it copies the whole config).
-pub fn render(name: &str, source: &Source, ctx: &Context) -> Result<String, Error> {
+pub fn render(name: &str, source: &Source, ctx: &mut Context) -> Result<String, Error> {
     let error = |message: String| Error::Template {
         name: name.to_string(),
         message,
@@ -38,16 +38,23 @@ pub fn render(name: &str, source: &Source, ctx: &Context) -> Result<String, Erro
         format!("{at}{}", e.reason())
     };
     let compiled;
-    let template = match source {
-        Source::Builtin(key) => builtin(key)
-            .ok_or_else(|| error(format!("no built-in template {key}")))?
-            .as_ref()
-            .map_err(|e| error(e.clone()))?,
+    let (template, literals) = match source {
+        Source::Builtin(key) => {
+            let (template, literals) =
+                builtin(key).ok_or_else(|| error(format!("no built-in template {key}")))?;
+            (
+                template.as_ref().map_err(|e| error(e.clone()))?,
+                literals.clone(),
+            )
+        }
         Source::User(text) => {
             compiled = Template::compile(text).map_err(|e| error(compile_error(e)))?;
-            &compiled
+            (&compiled, Value::Null)
         }
     };
+    if let Value::Object(map) = ctx.data_mut() {
+        map.insert("__lit".into(), literals);
+    }
     let hb = registry();
     let mut out = StringOutput::new();
     template
@@ -58,24 +65,47 @@ pub fn render(name: &str, source: &Source, ctx: &Context) -> Result<String, Erro
         .map_err(|e| error(e.to_string()))
 }
 
-/// The compiled built-in `deploy/<name>` or `systemd/<name>`, compiled on first use.
-fn builtin(key: &str) -> Option<&'static Result<Template, String>> {
-    type Slot = (String, &'static str, OnceLock<Result<Template, String>>);
+/// The built-in `deploy/<name>` or `systemd/<name>` in its compact form (see
+/// build.rs), compiled on first use, with the literal lines it refers to.
+fn builtin(key: &str) -> Option<&'static (Result<Template, String>, Value)> {
+    type Slot = (
+        String,
+        &'static str,
+        &'static [&'static str],
+        OnceLock<(Result<Template, String>, Value)>,
+    );
     static SLOTS: OnceLock<Vec<Slot>> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| {
         [
-            ("deploy", templates::DEPLOY),
-            ("systemd", templates::SYSTEMD),
+            ("deploy", templates::DEPLOY_COMPACT),
+            ("systemd", templates::SYSTEMD_COMPACT),
         ]
         .iter()
         .flat_map(|(group, list)| {
-            list.iter()
-                .map(move |(name, src)| (format!("{group}/{name}"), *src, OnceLock::new()))
+            list.iter().map(move |(name, src, literals)| {
+                (format!("{group}/{name}"), *src, *literals, OnceLock::new())
+            })
         })
         .collect()
     });
-    let (_, src, slot) = slots.iter().find(|(k, _, _)| k == key)?;
-    Some(slot.get_or_init(|| Template::compile(src).map_err(|e| e.to_string())))
+    let (_, src, literals, slot) = slots.iter().find(|(k, _, _, _)| k == key)?;
+    Some(slot.get_or_init(|| {
+        let lits = literals
+            .iter()
+            .enumerate()
+            .map(|(i, text)| (format!("l{i}"), Value::String(text.to_string())))
+            .collect();
+        (
+            Template::compile(src).map_err(|e| e.to_string()),
+            Value::Object(lits),
+        )
+    }))
+}
+
+/// The process-wide registry: settings and helpers, no templates.
+pub fn registry() -> &'static Handlebars<'static> {
+    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(new_registry)
 }
 
 /// "line 3, column 6: unknown variable deploy_dri (did you mean deploy_dir?)"
@@ -99,12 +129,6 @@ fn render_error(e: &RenderError, ctx: &Context) -> String {
         other => other.to_string(),
     };
     format!("{at}{what}")
-}
-
-/// The process-wide registry: settings and helpers, no templates.
-pub fn registry() -> &'static Handlebars<'static> {
-    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
-    REGISTRY.get_or_init(new_registry)
 }
 
 /// A registry with our settings and helpers and no templates.
@@ -287,7 +311,7 @@ mod tests {
     use serde_json::json;
 
     fn run(tpl: &str, ctx: Value) -> Result<String, Error> {
-        render("t", &Source::User(tpl), &Context::from(ctx))
+        render("t", &Source::User(tpl), &mut Context::from(ctx))
     }
 
     #[test]
@@ -298,7 +322,8 @@ mod tests {
         ] {
             for (name, _) in list {
                 let key = format!("{group}/{name}");
-                assert!(builtin(&key).unwrap().is_ok(), "{key}: {:?}", builtin(&key));
+                let (template, _) = builtin(&key).unwrap();
+                assert!(template.is_ok(), "{key}: {:?}", template.as_ref().err());
             }
         }
     }
