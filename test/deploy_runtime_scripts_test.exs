@@ -8,8 +8,6 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
   use ExUnit.Case, async: false
   import MixDeploy.Scratch
 
-  @moduletag :tmp_dir
-
   @templates ~w(set-env migrate seed custom-function remote-console sync-config-s3
                 runtime-environment-file runtime-environment-wrap set-cookie-ssm)
 
@@ -25,7 +23,12 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
     File.mkdir_p!(root)
     File.chmod!(root, 0o755)
     on_exit(fn -> File.rm_rf!(root) end)
-    {:ok, root: root}
+    # The generated scripts too: the checkout may sit under a directory other
+    # users cannot enter (a CI clone in a mode-700 temp dir), so the projects are
+    # generated in a traversable place rather than in ExUnit's tmp_dir.
+    dir = Path.join(root, "project")
+    File.mkdir_p!(dir)
+    {:ok, root: root, tmp_dir: dir}
   end
 
   describe "lint" do
