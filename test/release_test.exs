@@ -421,6 +421,20 @@ defmodule MixDeploy.ReleaseTest do
       end)
     end
 
+    test "KEEP_RELEASES overrides the config for the task as for the script", %{tmp_dir: dir} do
+      with_site(dir, [keep_releases: 10], fn site ->
+        for v <- ~w(0.1.0 0.2.0 0.3.0), do: build(site, v)
+        System.put_env("KEEP_RELEASES", "2")
+
+        for v <- ~w(0.1.0 0.2.0 0.3.0), do: mix("deploy.local", ["--release-vsn", v])
+        assert Enum.map(releases(site), &version_of(site, &1)) == ~w(version=0.2.0 version=0.3.0)
+
+        System.put_env("KEEP_RELEASES", "none")
+        error = assert_raise Mix.Error, fn -> mix("deploy.local", ["--release-vsn", "0.3.0"]) end
+        assert error.message =~ "KEEP_RELEASES must be a positive number, got 'none'"
+      end)
+    end
+
     test "never deletes current nor the release a rollback would pick", %{tmp_dir: dir} do
       with_site(dir, [keep_releases: 1], fn site ->
         build_and_deploy!(site, ~w(0.1.0 0.2.0 0.3.0))

@@ -39,6 +39,7 @@ defmodule Mix.Tasks.Deploy.Local do
     * `RELEASE_VSN`, `RELEASE_NAME`, `RELEASE_TAR` - choose the tar, as for the script
     * `DESTDIR` - prefixes every target path (a staging tree)
     * `LOCK_TIMEOUT` - seconds to wait for another deploy (default 60)
+    * `KEEP_RELEASES` - overrides the `keep_releases` config, as for the script
 
   ## Command line options
 
@@ -62,7 +63,8 @@ defmodule Mix.Tasks.Deploy.Local do
           release_name: env("RELEASE_NAME"),
           release_tar: env("RELEASE_TAR"),
           destdir: env("DESTDIR"),
-          lock_timeout: env("LOCK_TIMEOUT")
+          lock_timeout: env("LOCK_TIMEOUT"),
+          keep_releases: env("KEEP_RELEASES")
         },
         options
       )

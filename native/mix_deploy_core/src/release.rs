@@ -48,6 +48,8 @@ pub struct LocalOptions {
     pub destdir: Option<String>,
     /// `LOCK_TIMEOUT`: seconds to wait for another deploy (default 60).
     pub lock_timeout: Option<String>,
+    /// `KEEP_RELEASES`: overrides the keep_releases config, as for the scripts.
+    pub keep_releases: Option<String>,
 }
 
 /// Progress lines, or the lines printed before the error and the error.
@@ -128,6 +130,17 @@ impl Target {
                 )))
             }
         };
+        let keep = match nonempty(&o.keep_releases) {
+            None => usize::try_from(r.int("keep_releases").max(1)).unwrap_or(1),
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if n > 0 && s.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => {
+                    return Err(Error::Deploy(format!(
+                        "KEEP_RELEASES must be a positive number, got '{s}'"
+                    )))
+                }
+            },
+        };
         Ok(Target {
             releases: PathBuf::from(format!("{destdir}{releases_dir}")),
             current: PathBuf::from(format!("{destdir}{current_dir}")),
@@ -140,7 +153,7 @@ impl Target {
                 .to_string(),
             user: r.str("deploy_user").to_string(),
             group: r.str("app_group").to_string(),
-            keep: usize::try_from(r.int("keep_releases").max(1)).unwrap_or(1),
+            keep,
             lock_timeout: Duration::from_secs(lock_timeout),
         })
     }
