@@ -585,7 +585,10 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
     )
   end
 
+  # MIX_ENV is unset first: script/test exports MIX_ENV=test, and set-env keeps
+  # a MIX_ENV it finds in the environment.
   defp run_script(path, args \\ [], env \\ [], opts \\ []) do
+    env = [{"MIX_ENV", nil} | env]
     System.cmd("bash", [path | args], [env: env, stderr_to_stdout: true] ++ opts)
   end
 
