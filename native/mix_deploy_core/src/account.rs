@@ -2,7 +2,7 @@
 //! no `id` subprocess and no parsing of its output (which breaks on SELinux
 //! `context=` fields and on names with digits or dashes).
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -22,31 +22,76 @@ pub fn current() -> Account {
 }
 
 fn user_name(uid: libc::uid_t) -> Option<String> {
-    // SAFETY: getpwuid_r fills `entry` with pointers into `buf`, as lookup expects.
+    // SAFETY: getpwuid_r fills `entry` with pointers into `buf`, as lookup expects;
+    // on success pw_name points into buf, NUL-terminated.
     lookup(
         |entry: &mut libc::passwd, buf, result| unsafe {
             libc::getpwuid_r(uid, entry, buf.as_mut_ptr().cast(), buf.len(), result)
         },
-        |entry| entry.pw_name,
+        |entry| unsafe { c_name(entry.pw_name) },
     )
 }
 
 fn group_name(gid: libc::gid_t) -> Option<String> {
-    // SAFETY: getgrgid_r fills `entry` with pointers into `buf`, as lookup expects.
+    // SAFETY: as in user_name, for getgrgid_r and gr_name.
     lookup(
         |entry: &mut libc::group, buf, result| unsafe {
             libc::getgrgid_r(gid, entry, buf.as_mut_ptr().cast(), buf.len(), result)
         },
-        |entry| entry.gr_name,
+        |entry| unsafe { c_name(entry.gr_name) },
     )
 }
 
+/// A user's uid by name, or the number itself (as chown accepts).
+pub fn user_id(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: getpwnam_r fills `entry` with pointers into `buf`, as lookup expects.
+    lookup(
+        |entry: &mut libc::passwd, buf, result| unsafe {
+            libc::getpwnam_r(
+                c.as_ptr(),
+                entry,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                result,
+            )
+        },
+        |entry| entry.pw_uid,
+    )
+    .or_else(|| name.parse().ok())
+}
+
+/// A group's gid by name, or the number itself.
+pub fn group_id(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: as in user_id, for getgrnam_r.
+    lookup(
+        |entry: &mut libc::group, buf, result| unsafe {
+            libc::getgrnam_r(
+                c.as_ptr(),
+                entry,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                result,
+            )
+        },
+        |entry| entry.gr_gid,
+    )
+    .or_else(|| name.parse().ok())
+}
+
+/// # Safety
+/// `p` points to a NUL-terminated string.
+unsafe fn c_name(p: *const libc::c_char) -> String {
+    CStr::from_ptr(p).to_string_lossy().into_owned()
+}
+
 /// Runs a reentrant passwd/group lookup, growing the buffer on ERANGE, and
-/// returns the entry's name.
-fn lookup<T>(
+/// extracts what the caller wants from the entry found.
+fn lookup<T, R>(
     call: impl Fn(&mut T, &mut [u8], &mut *mut T) -> libc::c_int,
-    name: impl Fn(&T) -> *const libc::c_char,
-) -> Option<String> {
+    extract: impl Fn(&T) -> R,
+) -> Option<R> {
     let mut buf = vec![0u8; 4096];
     loop {
         // SAFETY: T is a plain C struct (passwd or group); all-zero is a valid value.
@@ -60,12 +105,7 @@ fn lookup<T>(
         if rc != 0 || result.is_null() {
             return None;
         }
-        // SAFETY: on success the name points into buf, NUL-terminated.
-        return Some(
-            unsafe { CStr::from_ptr(name(&entry)) }
-                .to_string_lossy()
-                .into_owned(),
-        );
+        return Some(extract(&entry));
     }
 }
 
@@ -76,6 +116,14 @@ mod tests {
         assert_eq!(super::user_name(0).as_deref(), Some("root"));
         assert_eq!(super::group_name(0).as_deref(), Some("root"));
         assert_eq!(super::user_name(4_000_000_000), None);
+        assert_eq!(super::user_id("root"), Some(0));
+        assert_eq!(super::group_id("root"), Some(0));
+        assert_eq!(
+            super::user_id("1234"),
+            Some(1234),
+            "numbers pass, as for chown"
+        );
+        assert_eq!(super::group_id("no-such-group-here"), None);
     }
 
     #[test]

@@ -13,7 +13,6 @@
 //! - after a switch, releases beyond `keep_releases` are deleted, never the one
 //!   `current` points to nor the one a rollback would pick.
 
-use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
@@ -25,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
+use crate::account;
 use crate::error::{Error, Errors};
 use crate::generate::project_root;
 use crate::input::Input;
@@ -364,58 +364,6 @@ pub fn take_lock(t: &Target, log: &mut dyn FnMut(String)) -> Result<Lock, Error>
     }
 }
 
-/// A user or group id by name, or the number itself (as chown accepts).
-fn account_id(name: &str, group: bool) -> Option<u32> {
-    let c_name = CString::new(name).ok()?;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let mut result_null = true;
-        let mut id = 0;
-        // SAFETY: the structs are plain data; buf outlives the call and its result.
-        let rc = unsafe {
-            if group {
-                let mut grp: libc::group = std::mem::zeroed();
-                let mut result: *mut libc::group = std::ptr::null_mut();
-                let rc = libc::getgrnam_r(
-                    c_name.as_ptr(),
-                    &mut grp,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    &mut result,
-                );
-                if !result.is_null() {
-                    result_null = false;
-                    id = grp.gr_gid;
-                }
-                rc
-            } else {
-                let mut pwd: libc::passwd = std::mem::zeroed();
-                let mut result: *mut libc::passwd = std::ptr::null_mut();
-                let rc = libc::getpwnam_r(
-                    c_name.as_ptr(),
-                    &mut pwd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    &mut result,
-                );
-                if !result.is_null() {
-                    result_null = false;
-                    id = pwd.pw_uid;
-                }
-                rc
-            }
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc == 0 && !result_null {
-            return Some(id);
-        }
-        return name.parse().ok();
-    }
-}
-
 /// The owner's ids, or the error the scripts give when chown fails.
 fn owner_ids(t: &Target) -> Result<(u32, u32), Error> {
     let fail = |why: String| {
@@ -425,8 +373,8 @@ fn owner_ids(t: &Target) -> Result<(u32, u32), Error> {
             g = t.group
         ))
     };
-    let uid = account_id(&t.user, false).ok_or_else(|| fail(format!("no user {}", t.user)))?;
-    let gid = account_id(&t.group, true).ok_or_else(|| fail(format!("no group {}", t.group)))?;
+    let uid = account::user_id(&t.user).ok_or_else(|| fail(format!("no user {}", t.user)))?;
+    let gid = account::group_id(&t.group).ok_or_else(|| fail(format!("no group {}", t.group)))?;
     Ok((uid, gid))
 }
 
