@@ -220,62 +220,20 @@ pub fn yaml_quote(s: &str) -> String {
     }
 }
 
-fn param(h: &Helper, i: usize) -> String {
-    h.param(i).map(|p| text_of(p.value())).unwrap_or_default()
-}
+// `{{q value}}` -> `'value'`
+handlebars_helper!(q: |v: Json| shell_quote(&text_of(v)));
 
-/// `{{q value}}` -> `'value'`
-fn q(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&shell_quote(&param(h, 0)))?;
-    Ok(())
-}
+// `{{var "DEPLOY_DIR" deploy_dir}}` -> `DEPLOY_DIR=${DEPLOY_DIR:-'/srv/foo'}`:
+// the environment wins, the generated value is the literal default. In an
+// assignment the expansion is not split, and the quotes inside `${..:-..}` are
+// removed by the shell, so the value stays literal.
+handlebars_helper!(var: |name: str, v: Json| {
+    format!("{name}=${{{name}:-{}}}", shell_quote(&text_of(v)))
+});
 
-/// `{{var "DEPLOY_DIR" deploy_dir}}` -> `DEPLOY_DIR=${DEPLOY_DIR:-'/srv/foo'}`:
-/// the environment wins, the generated value is the literal default. In an
-/// assignment the expansion is not split, and the quotes inside `${..:-..}` are
-/// removed by the shell, so the value stays literal.
-fn var(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let name = param(h, 0);
-    out.write(&format!(
-        "{name}=${{{name}:-{}}}",
-        shell_quote(&param(h, 1))
-    ))?;
-    Ok(())
-}
-
-fn sd_env(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&systemd_env_quote(&param(h, 0)))?;
-    Ok(())
-}
-
-fn sd_arg(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&systemd_arg_quote(&param(h, 0)))?;
-    Ok(())
-}
+// `{{sd_env value}}`, `{{sd_arg value}}`: systemd-quoted values (see the functions).
+handlebars_helper!(sd_env: |v: Json| systemd_env_quote(&text_of(v)));
+handlebars_helper!(sd_arg: |v: Json| systemd_arg_quote(&text_of(v)));
 
 // `{{sd_path value}}`: a unit value taking the rest of the line, `%` doubled.
 handlebars_helper!(sd_path: |v: Json| crate::units::unit_value(&text_of(v)));
