@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{get_bool, get_opt_str, get_str, get_strings};
 use crate::error::{Error, Errors};
-use crate::render::systemd_env_quote;
+use crate::render::{systemd_arg_quote, systemd_env_quote};
 use crate::resolve::Resolved;
 use crate::spec::{self, Kind, Side};
 
@@ -75,12 +75,7 @@ pub fn unit_value(s: &str) -> String {
 /// alone (systemd does not expand variables in the executable's path).
 pub fn exe_word(s: &str) -> String {
     if needs_quoting(s) {
-        format!(
-            "\"{}\"",
-            s.replace('\\', r"\\")
-                .replace('"', "\\\"")
-                .replace('%', "%%")
-        )
+        systemd_env_quote(s)
     } else {
         s.to_string()
     }
@@ -92,13 +87,7 @@ pub fn arg_word(s: &str) -> String {
         return r"\;".to_string();
     }
     if needs_quoting(s) {
-        format!(
-            "\"{}\"",
-            s.replace('\\', r"\\")
-                .replace('"', "\\\"")
-                .replace('%', "%%")
-                .replace('$', "$$")
-        )
+        systemd_arg_quote(s)
     } else {
         s.to_string()
     }
