@@ -110,11 +110,7 @@ defmodule MixDeploy.DeploySetupScriptsTest do
   # Generates the deploy scripts of `config` in a project under `dir`; returns
   # {project dir, bin dir}.
   defp generate(dir, config) do
-    project = Path.join(dir, "project")
-
-    in_project(project, :foo_bar, [deploy: config], fn ->
-      mix("deploy.generate")
-    end)
+    project = generate_deploy(dir, config)
 
     bin =
       if config[:bin_dir],

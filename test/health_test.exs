@@ -40,15 +40,7 @@ defmodule MixDeploy.HealthTest do
     on_exit(fn -> Mix.shell(Mix.Shell.IO) end)
   end
 
-  defp generate(dir, config) do
-    project = Path.join(dir, "project")
-
-    in_project(project, :foo_bar, [deploy: config], fn ->
-      mix("deploy.generate")
-    end)
-
-    Path.join(project, "bin")
-  end
+  defp generate(dir, config), do: dir |> generate_deploy(config) |> Path.join("bin")
 
   # A fake systemctl in `dir`: logs each call to dir/calls; `show` prints the next
   # line of `states` ("ActiveState SubState MainPID NRestarts InvocationID Result

@@ -43,6 +43,16 @@ defmodule MixDeploy.Scratch do
     for {k, v} <- config, do: Application.put_env(ns, k, v)
   end
 
+  @doc """
+  Generates the deploy scripts of `config` in a project `dir/project` (app
+  `:foo_bar`, prod); returns the project dir.
+  """
+  def generate_deploy(dir, config) do
+    project = Path.join(dir, "project")
+    in_project(project, :foo_bar, [deploy: config], fn -> mix("deploy.generate") end)
+    project
+  end
+
   @doc "Runs a Mix task fresh (tasks run once per VM otherwise)."
   def mix(task, args \\ []), do: Mix.Task.rerun(task, args)
 
