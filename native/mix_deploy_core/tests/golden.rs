@@ -6,6 +6,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::check_golden;
 use mix_deploy_core::{generate, input::Input, resolve::resolve, Side};
 use serde_json::{json, Value};
 
@@ -45,7 +48,6 @@ fn render_fixture(fixture: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn outputs_match_golden_files() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     let mut fixtures: Vec<PathBuf> = fs::read_dir(tests_dir().join("fixtures"))
         .unwrap()
@@ -58,49 +60,7 @@ fn outputs_match_golden_files() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let fixture: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
         let golden_dir = tests_dir().join("golden").join(&name);
-        let files = render_fixture(&fixture);
-        if update {
-            let _ = fs::remove_dir_all(&golden_dir);
-        }
-        for (rel, contents) in &files {
-            let golden = golden_dir.join(rel);
-            if update {
-                fs::create_dir_all(golden.parent().unwrap()).unwrap();
-                fs::write(&golden, contents).unwrap();
-                continue;
-            }
-            match fs::read_to_string(&golden) {
-                Ok(expected) if &expected == contents => {}
-                Ok(expected) => failures.push(format!(
-                    "{name}/{rel} differs\n{:-^72}\nexpected:\n{expected}\n{:-^72}\nactual:\n{contents}\n{:-^72}",
-                    "", "", ""
-                )),
-                Err(_) => failures.push(format!("{name}/{rel}: no golden file (run with UPDATE_GOLDEN=1)")),
-            }
-        }
-        if !update {
-            let mut extra = Vec::new();
-            collect(&golden_dir, &golden_dir, &mut extra);
-            for rel in extra {
-                if !files.iter().any(|(r, _)| *r == rel) {
-                    failures.push(format!("{name}/{rel}: golden file no longer generated"));
-                }
-            }
-        }
+        failures.extend(check_golden(&name, &golden_dir, &render_fixture(&fixture)));
     }
     assert!(failures.is_empty(), "{}\n(after an intended change: UPDATE_GOLDEN=1 cargo test --test golden, then review the diff)", failures.join("\n"));
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect(root, &p, out);
-        } else {
-            out.push(p.strip_prefix(root).unwrap().display().to_string());
-        }
-    }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{a, input_in};
+use common::{a, check_golden, input_in};
 use mix_deploy_core::generate::{self, MARKER};
 use mix_deploy_core::input::Input;
 use mix_deploy_core::output::Action;
@@ -229,36 +229,9 @@ fn plan_error(pairs: &[(&str, Value)]) -> String {
 
 #[test]
 fn units_match_golden_files() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for (name, pairs) in fixtures() {
-        let dir = golden_dir().join(name);
-        let files = units(&pairs);
-        if update {
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-        }
-        for (file, contents) in &files {
-            let path = dir.join(file);
-            if update {
-                fs::write(&path, contents).unwrap();
-                continue;
-            }
-            match fs::read_to_string(&path) {
-                Ok(expected) if &expected == contents => {}
-                Ok(expected) => failures.push(format!(
-                    "{name}/{file} differs\n{:-^72}\nexpected:\n{expected}{:-^72}\nactual:\n{contents}{:-^72}",
-                    "", "", ""
-                )),
-                Err(_) => failures.push(format!("{name}/{file}: no golden file")),
-            }
-        }
-        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if !files.iter().any(|(f, _)| *f == file) {
-                failures.push(format!("{name}/{file}: golden file no longer generated"));
-            }
-        }
+        failures.extend(check_golden(name, &golden_dir().join(name), &units(&pairs)));
     }
     assert!(
         failures.is_empty(),
