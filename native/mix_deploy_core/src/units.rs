@@ -3,17 +3,16 @@
 //! whose configured paths survive systemd's word splitting, directory settings gated
 //! by systemd_version), and the checks that need the whole resolved config.
 //!
-//! systemd reads unit values with its own rules: `%` starts a specifier almost
-//! everywhere, Exec lines are split into words at white space and honour quotes and
-//! C escapes, and `$` expands variables in Exec arguments (not in the executable's
-//! path). Every configured value goes through one of the quoting functions here so
-//! it reaches the program literally.
+//! Command lines keep the user's systemd syntax; configured values go through the
+//! quoting functions of `quote` so they reach the program literally.
 
 use serde_json::{json, Map, Value};
 
 use crate::context::{get_bool, get_opt_str, get_str, get_strings};
 use crate::error::{Error, Errors};
-use crate::render::{systemd_arg_quote, systemd_env_quote};
+use crate::quote::{
+    arg_word, exe_word, list_word, needs_quoting, octal_mode, systemd_env_quote, unit_value,
+};
 use crate::resolve::Resolved;
 use crate::spec::{self, Kind, Side};
 
@@ -38,15 +37,6 @@ const DIR_VARS: [(&str, &str); 6] = [
     ("tmp", "TMP_DIR"),
 ];
 
-/// A mode as systemd and install(1) print it: `750` -> `0750`.
-fn octal_mode(mode: &str) -> String {
-    if mode.len() == 3 {
-        format!("0{mode}")
-    } else {
-        mode.to_string()
-    }
-}
-
 /// Versions that introduced the settings we gate on.
 pub const V_RUNTIME_DIRECTORY: i64 = 211;
 pub const V_DIRECTORIES: i64 = 235;
@@ -56,63 +46,6 @@ pub const V_TYPE_EXEC: i64 = 240;
 pub const V_RELATIVE_EXEC: i64 = 239;
 /// The "+" and "!" prefixes of Exec lines.
 pub const V_PRIVILEGED_PREFIX: i64 = 231;
-
-/// What systemd needs to read a value literally in a word of an Exec line.
-fn needs_quoting(word: &str) -> bool {
-    word.is_empty()
-        || word
-            .chars()
-            .any(|c| c.is_whitespace() || "\"'\\%$;".contains(c))
-}
-
-/// A value for a directive that takes the rest of the line (WorkingDirectory=,
-/// PIDFile=, EnvironmentFile=, Description=): only `%` specifiers need escaping.
-pub fn unit_value(s: &str) -> String {
-    s.replace('%', "%%")
-}
-
-/// The executable of an Exec line: quoted when needed; `%` and `\` escaped, `$` left
-/// alone (systemd does not expand variables in the executable's path).
-pub fn exe_word(s: &str) -> String {
-    if needs_quoting(s) {
-        systemd_env_quote(s)
-    } else {
-        s.to_string()
-    }
-}
-
-/// An argument of an Exec line: as `exe_word`, plus `$` doubled so it is not expanded.
-pub fn arg_word(s: &str) -> String {
-    if s == ";" {
-        return r"\;".to_string();
-    }
-    if needs_quoting(s) {
-        systemd_arg_quote(s)
-    } else {
-        s.to_string()
-    }
-}
-
-/// An item of a space-separated path list (ReadWritePaths=, BindPaths=): quoted
-/// when it has white space or quotes; `%` escaped. An optional `-` stays outside.
-pub fn list_word(s: &str) -> String {
-    let (dash, path) = match s.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", s),
-    };
-    let escaped = path.replace('%', "%%");
-    if path
-        .chars()
-        .any(|c| c.is_whitespace() || "\"'\\".contains(c))
-    {
-        format!(
-            "{dash}\"{}\"",
-            escaped.replace('\\', r"\\").replace('"', "\\\"")
-        )
-    } else {
-        format!("{dash}{escaped}")
-    }
-}
 
 /// Leading Exec prefix characters (`-`, `@`, `:`, `+`, `!`) and the rest.
 pub fn split_prefixes(line: &str) -> (&str, &str) {
@@ -238,20 +171,6 @@ fn push_unique(list: &mut Vec<String>, items: impl IntoIterator<Item = String>) 
         if !list.contains(&item) {
             list.push(item);
         }
-    }
-}
-
-/// The default ExecStart text as resolve.rs derives it, to tell it from a user's.
-fn default_exec_start(ctx: &Map<String, Value>) -> String {
-    let main = format!(
-        "{}/bin/{} {}",
-        get_str(ctx, "current_dir"),
-        get_str(ctx, "release_name"),
-        get_str(ctx, "start_command")
-    );
-    match get_opt_str(ctx, "exec_start_wrap") {
-        Some(w) if !w.trim().is_empty() => format!("{} {main}", w.trim_end()),
-        _ => main,
     }
 }
 
@@ -403,7 +322,13 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     // Commands.
     let current = get_str(ctx, "current_dir").to_string();
     let exec_start = get_str(ctx, "exec_start").to_string();
-    let unit_exec_start = if exec_start == default_exec_start(ctx) {
+    let default = spec::default_exec_start(
+        get_opt_str(ctx, "exec_start_wrap"),
+        &current,
+        get_str(ctx, "release_name"),
+        get_str(ctx, "start_command"),
+    );
+    let unit_exec_start = if exec_start == default {
         let release = format!("{current}/bin/{}", get_str(ctx, "release_name"));
         let release = if chroot {
             inside_root(&release, &root).unwrap_or(release)
@@ -668,23 +593,6 @@ mod tests {
 
     fn paths(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn words_are_quoted_only_when_systemd_would_misread_them() {
-        assert_eq!(exe_word("/srv/foo/bin/foo"), "/srv/foo/bin/foo");
-        assert_eq!(exe_word("/srv/my app/bin/x"), "\"/srv/my app/bin/x\"");
-        assert_eq!(exe_word("/srv/a$b%c"), "\"/srv/a$b%%c\"");
-        assert_eq!(arg_word("/srv/a$b%c"), "\"/srv/a$$b%%c\"");
-        assert_eq!(arg_word("say \"hi\"\\"), r#""say \"hi\"\\""#);
-        assert_eq!(arg_word(";"), r"\;");
-        assert_eq!(arg_word(""), "\"\"");
-    }
-
-    #[test]
-    fn list_words_keep_the_dash_outside_the_quotes() {
-        assert_eq!(list_word("-/var/my dir"), "-\"/var/my dir\"");
-        assert_eq!(list_word("/var/100%"), "/var/100%%");
     }
 
     #[test]

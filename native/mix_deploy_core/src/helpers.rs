@@ -125,7 +125,4 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
         }
         ctx.insert("enabled".into(), Value::Object(enabled));
     }
-    if side == Side::Systemd {
-        crate::units::add_unit_helpers(ctx);
-    }
 }
