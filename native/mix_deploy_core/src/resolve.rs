@@ -12,7 +12,7 @@ use crate::account::{self, Account};
 use crate::context;
 use crate::error::{suggest, Error, Errors};
 use crate::input::{Input, Project};
-use crate::spec::{self, Default, Kind, Side, Spec, DIR_NAMES};
+use crate::spec::{self, Default, Kind, Side, Spec};
 use crate::term::Term;
 
 /// The resolved config of one namespace: the template context (keys named exactly
@@ -518,16 +518,19 @@ impl Resolver<'_> {
                         Term::Atom(s) | Term::Str(s) => s.clone(),
                         _ => String::new(),
                     };
-                    if DIR_NAMES.contains(&name.as_str()) {
+                    if spec::dir_names().any(|d| d == name) {
                         if !names.contains(&name) {
                             names.push(name);
                         }
                     } else {
-                        let hint = suggest(&name, DIR_NAMES).map(|s| format!("did you mean :{s}?"));
+                        let hint = suggest(&name, spec::dir_names())
+                            .map(|s| format!("did you mean :{s}?"));
+                        let names: Vec<String> =
+                            spec::dir_names().map(|d| format!(":{d}")).collect();
                         self.invalid(
                             spec.key,
                             &item,
-                            "a list of :runtime, :configuration, :logs, :tmp, :state, :cache",
+                            &format!("a list of {}", names.join(", ")),
                             hint,
                         );
                     }

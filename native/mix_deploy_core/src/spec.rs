@@ -104,7 +104,81 @@ impl Spec {
     }
 }
 
-pub const DIR_NAMES: [&str; 6] = ["runtime", "configuration", "logs", "tmp", "state", "cache"];
+/// A standard directory: an entry of `dirs`, configured by the keys
+/// `{name}_directory`, `{name}_directory_base`, `{name}_directory_mode` and
+/// `{name}_dir`.
+pub struct Dir {
+    pub name: &'static str,
+    /// Its variable in the scripts and in the unit's Environment= lines.
+    pub var: &'static str,
+    /// The unit directive that has systemd create it (templates see `TmpDirectory`
+    /// for tmp, which systemd lacks).
+    pub directive: &'static str,
+    /// The systemd version that introduced `directive`; None: there is none, the
+    /// unit creates the directory itself (ExecStartPre=+).
+    pub systemd_since: Option<i64>,
+    /// Where `var` goes among the unit's Environment= lines (mix_systemd's order).
+    pub env_order: usize,
+}
+
+/// systemd versions that introduced the directory directives.
+pub const V_RUNTIME_DIRECTORY: i64 = 211;
+pub const V_DIRECTORIES: i64 = 235;
+
+/// The standard directories, in the order `dirs` is kept in.
+pub const DIRS: [Dir; 6] = [
+    dir(
+        "runtime",
+        "RUNTIME_DIR",
+        "RuntimeDirectory",
+        Some(V_RUNTIME_DIRECTORY),
+        0,
+    ),
+    dir(
+        "configuration",
+        "CONFIGURATION_DIR",
+        "ConfigurationDirectory",
+        Some(V_DIRECTORIES),
+        1,
+    ),
+    dir("logs", "LOGS_DIR", "LogsDirectory", Some(V_DIRECTORIES), 2),
+    dir("tmp", "TMP_DIR", "TmpDirectory", None, 5),
+    dir(
+        "state",
+        "STATE_DIR",
+        "StateDirectory",
+        Some(V_DIRECTORIES),
+        4,
+    ),
+    dir(
+        "cache",
+        "CACHE_DIR",
+        "CacheDirectory",
+        Some(V_DIRECTORIES),
+        3,
+    ),
+];
+
+const fn dir(
+    name: &'static str,
+    var: &'static str,
+    directive: &'static str,
+    systemd_since: Option<i64>,
+    env_order: usize,
+) -> Dir {
+    Dir {
+        name,
+        var,
+        directive,
+        systemd_since,
+        env_order,
+    }
+}
+
+/// The names of the standard directories, in `DIRS` order.
+pub fn dir_names() -> impl Iterator<Item = &'static str> + Clone {
+    DIRS.iter().map(|d| d.name)
+}
 pub const RELEASE_SYSTEMS: &[&str] = &["mix", "distillery"];
 pub const RESTART_METHODS: &[&str] = &["systemctl", "systemd_flag", "touch"];
 pub const SERVICE_TYPES: &[&str] = &["simple", "exec", "notify", "forking"];

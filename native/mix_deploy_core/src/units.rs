@@ -16,30 +16,7 @@ use crate::quote::{
 use crate::resolve::Resolved;
 use crate::spec::{self, Kind, Side};
 
-/// Directory kinds systemd creates itself: (name in `dirs`, directive, script variable).
-/// `tmp` has no directive: the unit creates it in an ExecStartPre=+ line (and
-/// deploy-create-dirs when the deploy side lists it).
-const MANAGED_DIRS: [(&str, &str); 5] = [
-    ("runtime", "RuntimeDirectory"),
-    ("configuration", "ConfigurationDirectory"),
-    ("logs", "LogsDirectory"),
-    ("state", "StateDirectory"),
-    ("cache", "CacheDirectory"),
-];
-
-/// Environment variables naming each directory in `dirs`, in this order.
-const DIR_VARS: [(&str, &str); 6] = [
-    ("runtime", "RUNTIME_DIR"),
-    ("configuration", "CONFIGURATION_DIR"),
-    ("logs", "LOGS_DIR"),
-    ("cache", "CACHE_DIR"),
-    ("state", "STATE_DIR"),
-    ("tmp", "TMP_DIR"),
-];
-
 /// Versions that introduced the settings we gate on.
-pub const V_RUNTIME_DIRECTORY: i64 = 211;
-pub const V_DIRECTORIES: i64 = 235;
 pub const V_BIND_PATHS: i64 = 233;
 pub const V_PROTECT_SYSTEM_STRICT: i64 = 235;
 pub const V_TYPE_EXEC: i64 = 240;
@@ -202,10 +179,11 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
         ("LANG".into(), get_str(ctx, "env_lang").into()),
         ("MIX_ENV".into(), get_str(ctx, "mix_env").into()),
     ];
-    for (dir, var) in DIR_VARS {
-        if has(dir) {
-            vars.push((var.into(), get_str(ctx, &format!("{dir}_dir")).into()));
-        }
+    let mut listed: Vec<&spec::Dir> = spec::DIRS.iter().filter(|d| has(d.name)).collect();
+    listed.sort_by_key(|d| d.env_order);
+    for dir in listed {
+        let path = get_str(ctx, &format!("{}_dir", dir.name));
+        vars.push((dir.var.into(), path.into()));
     }
     // The app user cannot write the release directory (and under paranoia nobody
     // can), yet a daemon (forking) writes its pipes and logs there: point the
@@ -242,22 +220,16 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
 /// of `dirs` that the target's systemd creates itself.
 fn managed_dirs(ctx: &Map<String, Value>, version: i64) -> Vec<Value> {
     let dirs = unit_dir_names(ctx);
-    MANAGED_DIRS
+    spec::DIRS
         .iter()
-        .filter(|(name, _)| dirs.iter().any(|d| d == name))
-        .filter(|(name, _)| {
-            let min = if *name == "runtime" {
-                V_RUNTIME_DIRECTORY
-            } else {
-                V_DIRECTORIES
-            };
-            version >= min
-        })
-        .map(|(name, directive)| {
+        .filter(|dir| dirs.iter().any(|d| d == dir.name))
+        .filter(|dir| dir.systemd_since.is_some_and(|since| version >= since))
+        .map(|dir| {
+            let name = dir.name;
             let mode = get_str(ctx, &format!("{name}_directory_mode"));
             json!({
                 "name": name,
-                "directive": directive,
+                "directive": dir.directive,
                 "directory": get_str(ctx, &format!("{name}_directory")),
                 "mode": octal_mode(mode),
             })
@@ -279,7 +251,7 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     let version = ctx
         .get("systemd_version")
         .and_then(Value::as_i64)
-        .unwrap_or(V_DIRECTORIES);
+        .unwrap_or(spec::V_DIRECTORIES);
     let paths = special_paths(ctx);
     let dirs = get_strings(ctx, "dirs");
     let has = |d: &str| dirs.iter().any(|x| x == d);
