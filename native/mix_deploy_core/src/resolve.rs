@@ -9,39 +9,22 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::account::{self, Account};
-use crate::context;
 use crate::error::{suggest, Error, Errors};
 use crate::input::{Input, Project};
 use crate::spec::{self, Default, Kind, Side, Spec};
 use crate::term::Term;
+use crate::view::View;
 
-/// The resolved config of one namespace: the template context (keys named exactly
-/// like config keys, plus the derived helpers documented in docs/templates.md) and
-/// the warnings found on the way.
+/// The resolved config of one namespace: the typed view of the keys Rust code
+/// reads, the template context (keys named exactly like config keys, custom keys
+/// included; the helpers are added by `generate::template_context`) and the
+/// warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub side: Side,
+    pub view: View,
     pub context: Map<String, Value>,
     pub warnings: Vec<String>,
-}
-
-impl Resolved {
-    /// A string value; resolution guarantees presence for every string key.
-    pub fn str(&self, key: &str) -> &str {
-        context::get_str(&self.context, key)
-    }
-    pub fn opt_str(&self, key: &str) -> Option<&str> {
-        context::get_opt_str(&self.context, key)
-    }
-    pub fn int(&self, key: &str) -> i64 {
-        context::get_int(&self.context, key)
-    }
-    pub fn bool(&self, key: &str) -> bool {
-        context::get_bool(&self.context, key)
-    }
-    pub fn strings(&self, key: &str) -> Vec<String> {
-        context::get_strings(&self.context, key)
-    }
 }
 
 /// Resolves the config of `side` from the task's input.
@@ -63,9 +46,10 @@ pub fn resolve(input: &Input, side: Side) -> Result<Resolved, Errors> {
         }
     }
     let warnings = r.custom_keys(&input.config, &mut context);
-    let errors = std::mem::take(&mut r.errors);
-    errors.into_result(Resolved {
+    std::mem::take(&mut r.errors).into_result(())?;
+    Ok(Resolved {
         side,
+        view: View::read(&context, side),
         context,
         warnings,
     })
