@@ -75,7 +75,8 @@ pub mod api {
         release::run_json(json, release::rollback)
     }
 
-    /// The resolved config as JSON (for `mix deploy.config`-style inspection and tests).
+    /// The template context of `side` as JSON: every resolved key plus the helpers
+    /// templates see (for tests, and to check that the NIF is loaded).
     pub fn resolve(json: &str, side: Side) -> Result<String, Errors> {
         let input = Input::parse(json)?;
         let resolved = resolve::resolve(&input, side)?;

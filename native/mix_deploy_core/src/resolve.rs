@@ -399,7 +399,6 @@ impl Resolver<'_> {
 
     /// The typed JSON value of one key, validated for its kind.
     fn typed(&mut self, spec: &'static Spec) -> Option<Value> {
-        let ns_newline = self.side == Side::Systemd;
         match spec.kind {
             Kind::Text
             | Kind::Path
@@ -421,121 +420,132 @@ impl Resolver<'_> {
             Kind::Bool => self.boolean(spec).map(Value::Bool),
             Kind::TextList => {
                 let items = self.text_items(spec)?;
-                if ns_newline {
+                if self.side == Side::Systemd {
                     self.no_newlines(spec.key, &items)?;
                 }
                 Some(json!(items))
             }
-            Kind::PathList => {
-                let items = self.text_items(spec)?;
-                let mut ok = true;
-                for item in &items {
-                    // systemd's path lists take "-" (ignore if missing) and "+"
-                    // (relative to RootDirectory=) before the path.
-                    let path = match self.side {
-                        Side::Systemd => item.strip_prefix(['-', '+']).unwrap_or(item),
-                        Side::Deploy => item,
-                    };
-                    if let Some((expected, hint)) = check_path(path) {
-                        self.invalid(spec.key, &Term::Str(item.clone()), expected, hint);
-                        ok = false;
-                    }
-                }
-                ok.then(|| json!(items))
-            }
-            Kind::EnvVars => {
-                let items = self.text_items(spec)?;
-                if ns_newline {
-                    self.no_newlines(spec.key, &items)?;
-                }
-                let mut ok = true;
-                for item in &items {
-                    let name = item.split_once('=').map(|(n, _)| n);
-                    if !name.is_some_and(is_env_name) {
-                        self.invalid(
-                            spec.key,
-                            &Term::Str(item.clone()),
-                            "\"NAME=value\" where NAME is letters, digits and _ and does not start with a digit",
-                            None,
-                        );
-                        ok = false;
-                    }
-                }
-                ok.then(|| json!(items))
-            }
-            Kind::Templates => {
-                let items = self.list(spec)?;
-                let mut names = Vec::new();
-                for item in items {
-                    let name = match &item {
-                        Term::Str(s) | Term::Atom(s) => s.clone(),
-                        other => {
-                            self.invalid(
-                                spec.key,
-                                other,
-                                "a list of template names such as \"start\"",
-                                None,
-                            );
-                            continue;
-                        }
-                    };
-                    if !is_template_name(&name) {
-                        self.invalid(
-                            spec.key,
-                            &item,
-                            "a template name: letters, digits, -, _ and ., no path",
-                            None,
-                        );
-                        continue;
-                    }
-                    if !names.contains(&name) {
-                        names.push(name);
-                    }
-                }
-                Some(json!(names))
-            }
-            Kind::Dirs => {
-                let items = self.list(spec)?;
-                let mut names: Vec<String> = Vec::new();
-                for item in items {
-                    let name = match &item {
-                        Term::Atom(s) | Term::Str(s) => s.clone(),
-                        _ => String::new(),
-                    };
-                    if spec::dir_names().any(|d| d == name) {
-                        if !names.contains(&name) {
-                            names.push(name);
-                        }
-                    } else {
-                        let hint = suggest(&name, spec::dir_names())
-                            .map(|s| format!("did you mean :{s}?"));
-                        let names: Vec<String> =
-                            spec::dir_names().map(|d| format!(":{d}")).collect();
-                        self.invalid(
-                            spec.key,
-                            &item,
-                            &format!("a list of {}", names.join(", ")),
-                            hint,
-                        );
-                    }
-                }
-                Some(json!(names))
-            }
-            Kind::Keys => {
-                let items = self.list(spec)?;
-                let mut keys = Vec::new();
-                for item in items {
-                    match item {
-                        Term::Atom(s) | Term::Str(s) => keys.push(s),
-                        other => {
-                            self.invalid(spec.key, &other, "a list of key names (atoms)", None)
-                        }
-                    }
-                }
-                Some(json!(keys))
-            }
+            Kind::PathList => self.path_list(spec),
+            Kind::EnvVars => self.env_vars(spec),
+            Kind::Templates => self.templates(spec),
+            Kind::Dirs => self.dirs(spec),
+            Kind::Keys => self.keys(spec),
             Kind::CopyFiles => self.copy_files(spec),
         }
+    }
+
+    /// Absolute paths; on the systemd side each may carry a `-` or `+` prefix.
+    fn path_list(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.text_items(spec)?;
+        let mut ok = true;
+        for item in &items {
+            // systemd's path lists take "-" (ignore if missing) and "+"
+            // (relative to RootDirectory=) before the path.
+            let path = match self.side {
+                Side::Systemd => item.strip_prefix(['-', '+']).unwrap_or(item),
+                Side::Deploy => item,
+            };
+            if let Some((expected, hint)) = check_path(path) {
+                self.invalid(spec.key, &Term::Str(item.clone()), expected, hint);
+                ok = false;
+            }
+        }
+        ok.then(|| json!(items))
+    }
+
+    /// `NAME=value` items with a valid variable name.
+    fn env_vars(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.text_items(spec)?;
+        if self.side == Side::Systemd {
+            self.no_newlines(spec.key, &items)?;
+        }
+        let mut ok = true;
+        for item in &items {
+            let name = item.split_once('=').map(|(n, _)| n);
+            if !name.is_some_and(is_env_name) {
+                self.invalid(
+                    spec.key,
+                    &Term::Str(item.clone()),
+                    "\"NAME=value\" where NAME is letters, digits and _ and does not start with a digit",
+                    None,
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| json!(items))
+    }
+
+    /// Template names, each once.
+    fn templates(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut names = Vec::new();
+        for item in items {
+            let name = match &item {
+                Term::Str(s) | Term::Atom(s) => s.clone(),
+                other => {
+                    self.invalid(
+                        spec.key,
+                        other,
+                        "a list of template names such as \"start\"",
+                        None,
+                    );
+                    continue;
+                }
+            };
+            if !is_template_name(&name) {
+                self.invalid(
+                    spec.key,
+                    &item,
+                    "a template name: letters, digits, -, _ and ., no path",
+                    None,
+                );
+                continue;
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Some(json!(names))
+    }
+
+    /// Standard directory names, each once, in the order written.
+    fn dirs(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut names: Vec<String> = Vec::new();
+        for item in items {
+            let name = match &item {
+                Term::Atom(s) | Term::Str(s) => s.clone(),
+                _ => String::new(),
+            };
+            if spec::dir_names().any(|d| d == name) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            } else {
+                let hint = suggest(&name, spec::dir_names()).map(|s| format!("did you mean :{s}?"));
+                let names: Vec<String> = spec::dir_names().map(|d| format!(":{d}")).collect();
+                self.invalid(
+                    spec.key,
+                    &item,
+                    &format!("a list of {}", names.join(", ")),
+                    hint,
+                );
+            }
+        }
+        Some(json!(names))
+    }
+
+    /// Key names (atoms or strings).
+    fn keys(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut keys = Vec::new();
+        for item in items {
+            match item {
+                Term::Atom(s) | Term::Str(s) => keys.push(s),
+                other => self.invalid(spec.key, &other, "a list of key names (atoms)", None),
+            }
+        }
+        Some(json!(keys))
     }
 
     fn no_newlines(&mut self, key: &str, items: &[String]) -> Option<()> {
