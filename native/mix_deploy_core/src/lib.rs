@@ -1,7 +1,7 @@
 //! mix_deploy's core: everything between the Mix task's JSON document and the
 //! files on disk. `resolve` computes every config key, `generate` renders every
-//! output in memory and only then writes, `release` deploys and rolls back
-//! releases on the local machine. No Erlang here: the NIF crate is a thin boundary.
+//! output in memory and only then writes (or, for `mix deploy.local`, hands one
+//! script to the task to run). No Erlang here: the NIF crate is a thin boundary.
 
 pub mod account;
 pub mod context;
@@ -10,7 +10,6 @@ pub mod error;
 pub mod generate;
 pub mod input;
 pub mod output;
-pub mod release;
 pub mod render;
 pub mod resolve;
 pub mod spec;
@@ -47,14 +46,11 @@ pub mod api {
         Ok(files.iter().map(|f| f.contents.len()).sum())
     }
 
-    /// `mix deploy.local`: deploys the project's release tar on this machine.
-    pub fn deploy_local(json: &str) -> release::Outcome {
-        release::run_json(json, release::deploy)
-    }
-
-    /// `mix deploy.local.rollback`: points current at the previous (or a named) release.
-    pub fn rollback_local(json: &str) -> release::Outcome {
-        release::run_json(json, release::rollback)
+    /// `mix deploy.local` / `mix deploy.local.rollback`: the project's deploy script
+    /// `name` (`release`, `rollback`) as `mix deploy.generate` would write it.
+    pub fn render_script(json: &str, name: &str) -> Result<String, Errors> {
+        let input = Input::parse(json)?;
+        generate::render_script(&input, name)
     }
 
     /// The resolved config as JSON (for `mix deploy.config`-style inspection and tests).
