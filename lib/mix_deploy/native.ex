@@ -1,6 +1,6 @@
 defmodule MixDeploy.Native do
   @moduledoc false
-  # The Rust NIF. Every function takes the JSON document built by MixDeploy.Input.
+  # The Rust NIF. Every function takes the JSON document built by MixDeploy.Task.input/2.
 
   for source <- MixDeploy.Build.sources(), do: @external_resource(source)
   MixDeploy.Build.ensure!()
@@ -48,7 +48,6 @@ defmodule MixDeploy.Native do
   def render_only(_json, _side), do: not_loaded()
   def resolve(_json, _side), do: not_loaded()
 
-  # Local deploys: {:ok, lines} | {:error, lines, message}
-  def deploy_local(_json), do: not_loaded()
-  def rollback_local(_json), do: not_loaded()
+  # The deploy script `name` rendered for mix deploy.local: {:ok, text} | {:error, message}
+  def render_script(_json, _name), do: not_loaded()
 end
