@@ -173,6 +173,30 @@ impl View {
             .expect("a standard directory name")
     }
 
+    /// The unit files the systemd side generates, main service first:
+    /// (template, unit name).
+    pub fn units(&self) -> Vec<(&'static str, String)> {
+        let service = &self.service_name;
+        let mut units = vec![("service", format!("{service}.service"))];
+        if self.restart_method == "systemd_flag" {
+            units.push(("restart.path", format!("{service}-restart.path")));
+            units.push(("restart.service", format!("{service}-restart.service")));
+        }
+        if self.runtime_environment_service_script.is_some() {
+            let name = format!("{service}-runtime-environment.service");
+            units.push(("runtime-environment.service", name));
+        }
+        units
+    }
+
+    /// The name of the unit made from `template`, when the config generates it.
+    pub fn unit(&self, template: &str) -> Option<String> {
+        self.units()
+            .into_iter()
+            .find(|(t, _)| *t == template)
+            .map(|(_, name)| name)
+    }
+
     pub fn is_distillery(&self) -> bool {
         self.release_system == "distillery"
     }
