@@ -22,7 +22,6 @@ pub struct View {
     pub app_user: String,
     pub app_group: String,
     pub deploy_dir: String,
-    pub releases_dir: String,
     pub current_dir: String,
     pub root_directory: String,
     /// The entries of `dirs`, in `spec::DIRS` order.
@@ -56,7 +55,6 @@ pub struct DeployView {
     pub templates: Vec<String>,
     pub sudo_deploy: bool,
     pub sudo_app: bool,
-    pub keep_releases: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -102,7 +100,6 @@ impl View {
                 templates: r.strings("templates"),
                 sudo_deploy: r.bool("sudo_deploy"),
                 sudo_app: r.bool("sudo_app"),
-                keep_releases: r.int("keep_releases"),
             }),
             Side::Systemd => Sided::Systemd(Box::new(SystemdView {
                 service_type: r.str("service_type"),
@@ -134,7 +131,6 @@ impl View {
             app_user: r.str("app_user"),
             app_group: r.str("app_group"),
             deploy_dir: r.str("deploy_dir"),
-            releases_dir: r.str("releases_dir"),
             current_dir: r.str("current_dir"),
             root_directory: r.str("root_directory"),
             dirs: r.strings("dirs"),
