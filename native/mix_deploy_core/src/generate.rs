@@ -178,6 +178,13 @@ fn systemd_jobs(r: &Resolved, root: &Path) -> Vec<Job> {
         target: dir.join(format!("{service}.service")),
         mode: 0o644,
     }];
+    if !r.strings("listen_stream").is_empty() {
+        jobs.push(Job {
+            template: "socket".into(),
+            target: dir.join(format!("{service}.socket")),
+            mode: 0o644,
+        });
+    }
     if r.str("restart_method") == "systemd_flag" {
         for (template, suffix) in [
             ("restart.path", "-restart.path"),

@@ -9,6 +9,7 @@ pub mod derive;
 pub mod error;
 pub mod generate;
 pub mod input;
+pub mod listen;
 pub mod output;
 pub mod release;
 pub mod render;

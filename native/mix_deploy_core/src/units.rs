@@ -56,6 +56,10 @@ pub const V_TYPE_EXEC: i64 = 240;
 pub const V_RELATIVE_EXEC: i64 = 239;
 /// The "+" and "!" prefixes of Exec lines.
 pub const V_PRIVILEGED_PREFIX: i64 = 231;
+/// NoDelay= of socket units.
+pub const V_SOCKET_NO_DELAY: i64 = 216;
+/// FileDescriptorName= of socket units.
+pub const V_SOCKET_FD_NAME: i64 = 227;
 
 /// What systemd needs to read a value literally in a word of an Exec line.
 fn needs_quoting(word: &str) -> bool {
@@ -374,7 +378,11 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     let runtime_env_unit = runtime_env_script
         .as_ref()
         .map(|_| format!("{service}-runtime-environment.service"));
+    // listen_stream: systemd holds the port in <service>.socket and hands it over.
+    let listen = get_strings(ctx, "listen_stream");
+    let socket_unit = (!listen.is_empty()).then(|| format!("{service}.socket"));
     let mut after = vec!["local-fs.target".to_string(), "network.target".to_string()];
+    push_unique(&mut after, socket_unit.clone());
     push_unique(&mut after, runtime_env_unit.clone());
     push_unique(
         &mut after,
@@ -491,6 +499,21 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
         ctx,
         "runtime_environment_after_targets",
         Value::String(env_after.join(" ")),
+    );
+    set(
+        ctx,
+        "socket_unit",
+        socket_unit.map(Value::String).unwrap_or(Value::Null),
+    );
+    set(
+        ctx,
+        "unit_listen_streams",
+        Value::Array(
+            listen
+                .iter()
+                .map(|a| Value::String(crate::listen::unit_address(a)))
+                .collect(),
+        ),
     );
     set(ctx, "environment_quoted", Value::Array(env_quoted));
     set(ctx, "unit_environment", Value::Array(unit_env));
