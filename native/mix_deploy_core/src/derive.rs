@@ -85,6 +85,16 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
         Value::String(format!("{build_path}/rel/{release}")),
     );
     ctx.insert("is_distillery".into(), Value::Bool(distillery));
+    // listen_stream: the socket unit both sides name (scripts start, stop, copy it).
+    let socket_unit = (!get_strings(ctx, "listen_stream").is_empty())
+        .then(|| format!("{}.socket", get_str(ctx, "service_name")));
+    ctx.insert(
+        "socket_unit".into(),
+        socket_unit
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    );
     // One full path everywhere, so a sudoers grant matches what the scripts run.
     ctx.insert("systemctl".into(), Value::String("/bin/systemctl".into()));
 
@@ -100,6 +110,7 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
         if get_str(ctx, "restart_method") == "systemd_flag" {
             units.push(format!("{service}-restart.path"));
         }
+        units.extend(socket_unit);
         if ctx
             .get("runtime_environment_service_script")
             .is_some_and(|v| !v.is_null())

@@ -380,7 +380,7 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
         .map(|_| format!("{service}-runtime-environment.service"));
     // listen_stream: systemd holds the port in <service>.socket and hands it over.
     let listen = get_strings(ctx, "listen_stream");
-    let socket_unit = (!listen.is_empty()).then(|| format!("{service}.socket"));
+    let socket_unit = get_opt_str(ctx, "socket_unit").map(str::to_string);
     let mut after = vec!["local-fs.target".to_string(), "network.target".to_string()];
     push_unique(&mut after, socket_unit.clone());
     push_unique(&mut after, runtime_env_unit.clone());
@@ -499,11 +499,6 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
         ctx,
         "runtime_environment_after_targets",
         Value::String(env_after.join(" ")),
-    );
-    set(
-        ctx,
-        "socket_unit",
-        socket_unit.map(Value::String).unwrap_or(Value::Null),
     );
     set(
         ctx,
