@@ -4,9 +4,10 @@
 //! The modules form layers, lowest first. A module uses only modules of lower
 //! layers, never one of its own layer (tests/layers.rs checks this list):
 //!
-//! 1. `term`, `error`, `account`, `quote`, `templates`, `context`: leaves (config
-//!    terms, error reports, the current account, shell/systemd/YAML quoting, the
-//!    embedded templates, typed reads from a JSON map).
+//! 1. `term`, `error`, `account`, `quote`, `templates`, `context`, `listen`: leaves
+//!    (config terms, error reports, the current account, shell/systemd/YAML
+//!    quoting, the embedded templates, typed reads from a JSON map, ListenStream=
+//!    addresses).
 //! 2. `input`: the task's JSON document.
 //! 3. `spec`: every config key, its kind and its default, derived ones included.
 //! 4. `resolve`: raw config to validated, typed config.
