@@ -68,6 +68,7 @@ pub fn plan(
         }
     };
     let mut errors = Errors::default();
+    let hb = render::registry_for(&project_partials(&template_dir))?;
     let mut files = Vec::new();
     for job in jobs {
         let user_file = template_dir.join(format!("{}.hbs", job.template));
@@ -98,7 +99,7 @@ pub fn plan(
             }
         };
         set_header(&mut ctx, side, &job.template, &origin, view);
-        match render::render(&job.template, &source, &mut ctx) {
+        match render::render(&hb, &job.template, &source, &mut ctx) {
             Ok(contents) => files.push(Planned {
                 shown: shown(root, &job.target),
                 path: job.target,
@@ -124,6 +125,28 @@ pub fn template_context(resolved: &Resolved) -> Map<String, Value> {
     helpers::add_helpers(&mut ctx, &resolved.view);
     units::add_unit_helpers(&mut ctx, &resolved.view);
     ctx
+}
+
+/// The project's partials, `template_dir/partials/<name>.hbs`: overrides of
+/// built-in ones or partials of its own templates. (name, text), sorted.
+fn project_partials(template_dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = fs::read_dir(template_dir.join("partials")) else {
+        return Vec::new();
+    };
+    let mut partials: Vec<(String, String)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e
+                .file_name()
+                .to_string_lossy()
+                .strip_suffix(".hbs")?
+                .to_string();
+            let text = fs::read_to_string(e.path()).ok()?;
+            Some((name, text))
+        })
+        .collect();
+    partials.sort();
+    partials
 }
 
 struct Job {
@@ -267,14 +290,22 @@ pub fn init(input: &Input, side: Side) -> Result<Report, Errors> {
     let resolved = resolve(input, side)?;
     let root = project_root(input);
     let dir = root.join(&resolved.view.template_dir);
-    let list = match side {
-        Side::Deploy => templates::DEPLOY,
-        Side::Systemd => templates::SYSTEMD,
+    let (list, partials) = match side {
+        Side::Deploy => (templates::DEPLOY, templates::DEPLOY_PARTIALS),
+        Side::Systemd => (templates::SYSTEMD, templates::SYSTEMD_PARTIALS),
     };
+    let files = list
+        .iter()
+        .map(|(name, text)| (format!("{name}.hbs"), text));
+    let files = files.chain(
+        partials
+            .iter()
+            .map(|(name, text)| (format!("partials/{name}.hbs"), text)),
+    );
     let mut changes = Vec::new();
-    for (name, text) in list {
+    for (name, text) in files {
         let file = Planned {
-            path: dir.join(format!("{name}.hbs")),
+            path: dir.join(name),
             shown: String::new(),
             contents: text.to_string(),
             mode: 0o644,
