@@ -151,6 +151,25 @@ defmodule MixDeploy.BuildTest do
                String.trim(File.read!(Path.join(entry, "sha256")))
     end
 
+    test "two compiles at once store one whole entry", ctx do
+      fake_toolchain(ctx, "1.80.0")
+      pkgs = Enum.map(~w(one two), &package(ctx, &1, %{}))
+
+      results =
+        pkgs
+        |> Enum.map(fn pkg -> Task.async(fn -> compile(ctx, pkg, %{}) end) end)
+        |> Enum.map(&Task.await(&1, 60_000))
+
+      for {out, status} <- results do
+        assert status == 0
+        assert out =~ "NIF answered"
+      end
+
+      assert [entry] = Path.wildcard(Path.join(ctx.cache, "builds/*"))
+      assert File.ls!(Path.join(ctx.cache, "builds")) == [Path.basename(entry)]
+      assert File.read!(Path.join(entry, "libmix_deploy_nif.so")) == File.read!(@real_lib)
+    end
+
     test "MIX_DEPLOY_BUILD=1 runs cargo even with a cache entry and a URL", ctx do
       fake_toolchain(ctx, "1.80.0")
       {_, 0} = compile(ctx, package(ctx, "first", %{}), %{})

@@ -63,6 +63,8 @@ defmodule MixDeploy.Build.Cache do
       actual = sha256(bytes)
 
       if actual == String.trim(recorded) do
+        # Recently used entries are the ones pruning keeps.
+        File.touch(entry)
         {:ok, lib}
       else
         Mix.shell().info("""
@@ -78,13 +80,31 @@ defmodule MixDeploy.Build.Cache do
     end
   end
 
-  @doc "Stores the library at `built` under `key`."
+  @doc "Stores the library at `built` under `key`, then prunes old entries."
   def store(key, built) do
     put(Path.join([dir(), "builds", key]), fn tmp ->
       bytes = File.read!(built)
       File.write!(Path.join(tmp, @lib), bytes)
       File.write!(Path.join(tmp, "sha256"), sha256(bytes) <> "\n")
     end)
+
+    prune(Path.join(dir(), "builds"))
+  end
+
+  # Each source change adds an entry (about 2 MB); keep the most recently used.
+  @keep 16
+  defp prune(builds) do
+    builds
+    |> Path.join("*")
+    |> Path.wildcard()
+    |> Enum.map(&{File.stat(&1, time: :posix), &1})
+    |> Enum.flat_map(fn
+      {{:ok, %{mtime: mtime}}, path} -> [{mtime, path}]
+      _ -> []
+    end)
+    |> Enum.sort(:desc)
+    |> Enum.drop(@keep)
+    |> Enum.each(fn {_, path} -> discard(path) end)
   end
 
   @doc "Where a downloaded artifact is kept."

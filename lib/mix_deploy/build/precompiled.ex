@@ -167,6 +167,7 @@ defmodule MixDeploy.Build.Precompiled do
         []
       end
 
+    set_proxy(address, https?)
     request = {String.to_charlist(address), []}
 
     case :httpc.request(:get, request, [timeout: 60_000, connect_timeout: 10_000, ssl: ssl],
@@ -178,6 +179,19 @@ defmodule MixDeploy.Build.Precompiled do
     end
   rescue
     e -> {:error, Exception.message(e)}
+  end
+
+  # Like Mix itself: HTTP(S)_PROXY from the environment, not for the loopback.
+  defp set_proxy(address, https?) do
+    names = if https?, do: ~w(HTTPS_PROXY https_proxy), else: ~w(HTTP_PROXY http_proxy)
+    host = URI.parse(address).host
+
+    with false <- host in ["127.0.0.1", "localhost", "::1"],
+         proxy when is_binary(proxy) <- Enum.find_value(names, &Build.non_empty_env/1),
+         %URI{host: phost, port: pport} when is_binary(phost) <- URI.parse(proxy) do
+      key = if https?, do: :https_proxy, else: :proxy
+      :httpc.set_options([{key, {{String.to_charlist(phost), pport}, []}}])
+    end
   end
 
   # Only after the sha256 matched: the library is the archive's one member we use.
