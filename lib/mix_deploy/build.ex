@@ -71,8 +71,9 @@ defmodule MixDeploy.Build do
         fail!("""
         mix_deploy: MIX_DEPLOY_BUILD=1 asks for a source build, but #{why}.
 
-        #{install_rust_hint()}
-        Or unset MIX_DEPLOY_BUILD to install the precompiled library instead.
+        To fix it, either:
+          * #{install_rust_hint()}\
+          * unset MIX_DEPLOY_BUILD to install the precompiled library instead.
         """)
     end
   end
@@ -196,9 +197,10 @@ defmodule MixDeploy.Build do
   @doc "How to get a Rust that builds the native core (the end of several messages)."
   def install_rust_hint do
     """
-    To build from source, install Rust #{@rust_version} or newer: rustup (https://rustup.rs),
-    or `apt-get install cargo` where the distribution's is new enough (Debian 13,
-    Ubuntu 24.04), then run the mix command again.
+    install Rust #{@rust_version} or newer with rustup (https://rustup.rs), or
+        `apt-get install cargo` where the distribution's is new enough (Debian 13,
+        Ubuntu 24.04), and run the mix command again (MIX_DEPLOY_BUILD=1 builds from
+        source even when MIX_DEPLOY_NIF_URL is set).
     """
   end
 

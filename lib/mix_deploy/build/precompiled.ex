@@ -99,9 +99,10 @@ defmodule MixDeploy.Build.Precompiled do
 
       {nil, {:error, _}} ->
         stop!(
-          "Looked for #{name} in #{checksum_file()}: this version has no precompiled library for #{target()}.",
+          "Looked for #{name} in #{checksum_file()}: this version has no precompiled library for #{target()} (a maintainer can add one with script/release-nif).",
           why,
-          url
+          url,
+          false
         )
 
       {_sum, _} when url == nil ->
@@ -173,12 +174,27 @@ defmodule MixDeploy.Build.Precompiled do
     case :httpc.request(:get, request, [timeout: 60_000, connect_timeout: 10_000, ssl: ssl],
            body_format: :binary
          ) do
-      {:ok, {{_, 200, _}, _headers, body}} -> {:ok, body}
-      {:ok, {{_, status, reason}, _headers, _body}} -> {:error, "HTTP #{status} #{reason}"}
-      {:error, reason} -> {:error, inspect(reason)}
+      {:ok, {{_, 200, _}, _headers, body}} ->
+        {:ok, body}
+
+      {:ok, {{_, status, reason}, _headers, _body}} ->
+        {:error, "HTTP #{status} #{reason}"}
+
+      {:error, {:failed_connect, details}} ->
+        {:error, "cannot connect (#{connect_reason(details)})"}
+
+      {:error, reason} ->
+        {:error, inspect(reason)}
     end
   rescue
     e -> {:error, Exception.message(e)}
+  end
+
+  defp connect_reason(details) do
+    Enum.find_value(details, inspect(details), fn
+      {:inet, _, reason} -> to_string(:inet.format_error(reason))
+      _ -> nil
+    end)
   end
 
   # Like Mix itself: HTTP(S)_PROXY from the environment, not for the loopback.
@@ -207,22 +223,27 @@ defmodule MixDeploy.Build.Precompiled do
     end
   end
 
-  defp stop!(tried, why, url) do
+  defp stop!(tried, why, url, offer_url? \\ true) do
     set =
       if url,
-        do: "MIX_DEPLOY_NIF_URL=#{url} is set",
-        else: "MIX_DEPLOY_NIF_URL is not set"
+        do: "now MIX_DEPLOY_NIF_URL=#{url}",
+        else: "now unset"
+
+    url_fix =
+      if offer_url?,
+        do: """
+          * set MIX_DEPLOY_NIF_URL to the base URL where script/release-nif's artifacts
+            for version #{@version} are published (#{set}), or
+        """,
+        else: ""
 
     Build.fail!("""
     mix_deploy: could not install the precompiled native core (#{why}).
 
     #{tried}
 
-    To fix it, either:
-      * set MIX_DEPLOY_NIF_URL to the base URL where script/release-nif's artifacts for
-        version #{@version} are published (now: #{set}), or
-      * build from source with MIX_DEPLOY_BUILD=1.
-    #{Build.install_rust_hint()}\
+    To fix it#{if offer_url?, do: ", either", else: ""}:
+    #{url_fix}  * build from source: #{Build.install_rust_hint()}\
     """)
   end
 end
