@@ -151,6 +151,22 @@ defmodule MixDeploy.BuildTest do
                String.trim(File.read!(Path.join(entry, "sha256")))
     end
 
+    test "a build during which a source changed is installed but not cached", ctx do
+      fake_toolchain(
+        ctx,
+        "1.80.0",
+        "echo '// edited meanwhile' >>native/mix_deploy_nif/src/lib.rs"
+      )
+
+      pkg = package(ctx, "first", %{})
+
+      {out, 0} = compile(ctx, pkg, %{})
+
+      assert File.read!(Path.join(pkg, "native/mix_deploy_nif/src/lib.rs")) =~ "edited meanwhile"
+      assert out =~ "NIF answered"
+      assert Path.wildcard(Path.join(ctx.cache, "builds/*")) == []
+    end
+
     test "two compiles at once store one whole entry", ctx do
       fake_toolchain(ctx, "1.80.0")
       pkgs = Enum.map(~w(one two), &package(ctx, &1, %{}))
@@ -243,7 +259,7 @@ defmodule MixDeploy.BuildTest do
 
   # cargo and rustc stand-ins: rustc reports `version`; cargo logs its arguments and
   # "builds" the library this suite loaded into the package's target dir.
-  defp fake_toolchain(ctx, version) do
+  defp fake_toolchain(ctx, version, during_build \\ "") do
     script(ctx.bin, "rustc", """
     #!/bin/sh
     printf 'rustc %s (fake)\\nbinary: rustc\\nhost: x86_64-unknown-linux-gnu\\nrelease: %s\\n' '#{version}' '#{version}'
@@ -255,6 +271,7 @@ defmodule MixDeploy.BuildTest do
     echo "$*" >>'#{ctx.cargo_log}'
     mkdir -p target/release
     cp '#{@real_lib}' target/release/libmix_deploy_nif.so
+    #{during_build}
     """)
   end
 
@@ -286,7 +303,7 @@ defmodule MixDeploy.BuildTest do
 
     code = """
     Mix.start()
-    {:ok, _, _} = Kernel.ParallelCompiler.require(#{inspect(files)})
+    {:ok, _, _} = Kernel.ParallelCompiler.compile(#{inspect(files)})
     IO.puts("NIF answered: " <> inspect(MixDeploy.Native.resolve("{}", :deploy)))
     """
 

@@ -15,6 +15,10 @@ defmodule MixDeploy.Build do
   # MIX_DEPLOY_BUILD=1 skips 1-3: always a source build.
 
   alias MixDeploy.Build.{Cache, Precompiled}
+  # MixDeploy.Native calls ensure! while the parallel compiler may still be compiling
+  # these: requiring them makes this module complete only after they are.
+  require Cache
+  require Precompiled
 
   @root Path.expand("../..", __DIR__)
   @lib_name "libmix_deploy_nif"
@@ -110,15 +114,16 @@ defmodule MixDeploy.Build do
         install_file!(cached, target)
 
       :miss ->
-        built = build!(tc)
-        Cache.store(key, built)
-        install_file!(built, target)
+        build_and_cache!(tc, target, key)
     end
   end
 
-  defp build_and_cache!(tc, target) do
+  defp build_and_cache!(tc, target, key \\ nil) do
+    key = key || Cache.key(sources(), @root, tc)
     built = build!(tc)
-    Cache.store(Cache.key(sources(), @root, tc), built)
+    # A source edited while cargo ran may or may not be in the library: such a build
+    # is installed (the next compile rebuilds) but never cached under either key.
+    if Cache.key(sources(), @root, tc) == key, do: Cache.store(key, built)
     install_file!(built, target)
   end
 
