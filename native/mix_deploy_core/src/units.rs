@@ -63,7 +63,7 @@ pub fn command_line(line: &str, special_paths: &[String]) -> String {
                 && rest[i + p.len()..]
                     .chars()
                     .next()
-                    .is_none_or(|n| n == '/' || n.is_whitespace())
+                    .map_or(true, |n| n == '/' || n.is_whitespace())
         }) {
             i = word_end(rest, i + path.len());
             let word = &rest[start..i];
