@@ -5,6 +5,44 @@ defmodule MixDeploy.Task do
 
   alias MixDeploy.{JSON, Native}
 
+  @doc """
+  Parses a task's command line strictly: `switches` as for `OptionParser`, `-f` for
+  `--force` when the task has one. A stray argument or an unknown or malformed
+  switch raises naming it, with the task's `usage` line. Returns the options.
+  """
+  def parse_args!(args, switches, usage) do
+    aliases = if Keyword.has_key?(switches, :force), do: [f: :force], else: []
+
+    case OptionParser.parse(args, strict: switches, aliases: aliases) do
+      {opts, [], []} ->
+        opts
+
+      {_, stray, []} ->
+        Mix.raise("unexpected argument #{Enum.map_join(stray, " ", &inspect/1)}\nusage: #{usage}")
+
+      {_, _, [{switch, value} | _]} ->
+        problem =
+          cond do
+            not known_switch?(switch, switches, aliases) -> "unknown option #{switch}"
+            value == nil -> "option #{switch} needs a value"
+            true -> "invalid value #{inspect(value)} for #{switch}"
+          end
+
+        Mix.raise("#{problem}\nusage: #{usage}")
+    end
+  end
+
+  defp known_switch?(switch, switches, aliases) do
+    names =
+      Enum.map(switches, fn {name, _} -> "--" <> String.replace(to_string(name), "_", "-") end)
+
+    negated =
+      for {name, :boolean} <- switches, do: "--no-" <> String.replace(to_string(name), "_", "-")
+
+    short = Enum.map(aliases, fn {short, _} -> "-#{short}" end)
+    switch in (names ++ negated ++ short)
+  end
+
   @doc "The JSON document for the core: project facts, the namespace's config, options."
   def input(namespace, options \\ %{}) when namespace in [:mix_deploy, :mix_systemd] do
     config = Mix.Project.config()

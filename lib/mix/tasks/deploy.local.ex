@@ -47,9 +47,11 @@ defmodule Mix.Tasks.Deploy.Local do
   """
   use Mix.Task
 
+  @usage "mix deploy.local [--release-vsn VSN]"
+
   @impl true
   def run(args) do
-    {opts, _} = OptionParser.parse!(args, strict: [release_vsn: :string])
+    opts = MixDeploy.Task.parse_args!(args, [release_vsn: :string], @usage)
     local(:deploy_local, %{release_vsn: opts[:release_vsn] || env("RELEASE_VSN")})
   end
 

@@ -28,9 +28,11 @@ defmodule Mix.Tasks.Deploy.Local.Rollback do
   """
   use Mix.Task
 
+  @usage "mix deploy.local.rollback [--release DIR]"
+
   @impl true
   def run(args) do
-    {opts, _} = OptionParser.parse!(args, strict: [release: :string])
+    opts = MixDeploy.Task.parse_args!(args, [release: :string], @usage)
     release = opts[:release] || Mix.Tasks.Deploy.Local.env("RELEASE")
     Mix.Tasks.Deploy.Local.local(:rollback_local, %{release: release})
   end
