@@ -165,7 +165,7 @@ impl Resolver<'_> {
     fn scalar_text(&mut self, spec: &Spec, term: &Term) -> Option<String> {
         let key = spec.key;
         let text = match (term, spec.kind) {
-            (Term::Nil, Kind::OptText | Kind::OptPath) => return None,
+            (Term::Nil, Kind::OptText | Kind::OptPath | Kind::Script | Kind::Wrap) => return None,
             (Term::Nil, _) => {
                 self.invalid(key, term, expected_for(spec.kind), None);
                 return None;
@@ -187,7 +187,41 @@ impl Resolver<'_> {
                 return None;
             }
         };
+        let text = match spec.kind {
+            Kind::Script | Kind::Wrap => self.in_scripts_dir(spec, term, text)?,
+            _ => text,
+        };
         self.check_text(spec, term, &text).then_some(text)
+    }
+
+    /// mix_systemd's bare script names: `deploy-runtime-environment-file` (or the
+    /// command word of a wrap line) is that file in `scripts_dir`. Prefixes of an
+    /// Exec line stay in front; a path with a `/`, or a quoted command, is kept.
+    fn in_scripts_dir(&mut self, spec: &Spec, term: &Term, text: String) -> Option<String> {
+        let (prefixes, rest) = match spec.kind {
+            Kind::Wrap => crate::units::split_prefixes(text.trim_start()),
+            _ => ("", text.as_str()),
+        };
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, args) = rest.split_at(word_end);
+        if word.is_empty() || word.contains('/') || word.starts_with(['"', '\'']) {
+            return Some(text);
+        }
+        if (spec.kind == Kind::Script && !args.is_empty()) || check_name(word).is_some() {
+            let shown = match term {
+                Term::List(_) => Term::Str(text.clone()),
+                _ => term.clone(),
+            };
+            self.invalid(
+                spec.key,
+                &shown,
+                "an absolute path, or the file name of a script in scripts_dir",
+                Some("e.g. \"deploy-runtime-environment-file\" or [:scripts_dir, \"/deploy-runtime-environment-file\"]".into()),
+            );
+            return None;
+        }
+        let dir = self.text("scripts_dir")?;
+        Some(format!("{prefixes}{dir}/{word}{args}"))
     }
 
     /// Validates the expanded text of a scalar key; pushes an error when bad.
@@ -199,7 +233,7 @@ impl Resolver<'_> {
             term.clone()
         };
         let problem: Option<(&str, Option<String>)> = match spec.kind {
-            Kind::Path | Kind::OptPath => check_path(text),
+            Kind::Path | Kind::OptPath | Kind::Script => check_path(text),
             Kind::LocalPath => check_local_path(text),
             Kind::Name => check_name(text),
             Kind::Account => check_account(text),
@@ -211,7 +245,7 @@ impl Resolver<'_> {
                     suggest(text, options.iter().copied()).map(|s| format!("did you mean :{s}?"));
                 ("one of ", hint)
             }),
-            Kind::Text | Kind::OptText => {
+            Kind::Text | Kind::OptText | Kind::Wrap => {
                 (self.side == Side::Systemd && text.contains(['\n', '\r'])).then_some((
                     "a single line: a newline would start a new unit directive",
                     None,
@@ -296,6 +330,8 @@ impl Resolver<'_> {
             | Kind::OptText
             | Kind::Path
             | Kind::OptPath
+            | Kind::Script
+            | Kind::Wrap
             | Kind::LocalPath
             | Kind::Name
             | Kind::Account
@@ -409,7 +445,7 @@ impl Resolver<'_> {
             | Kind::Account
             | Kind::Mode
             | Kind::Enum(_) => self.text(spec.key).map(Value::String),
-            Kind::OptText | Kind::OptPath => {
+            Kind::OptText | Kind::OptPath | Kind::Script | Kind::Wrap => {
                 let v = self.checked_text(spec.key).ok()?;
                 Some(v.map(Value::String).unwrap_or(Value::Null))
             }
@@ -749,7 +785,9 @@ fn plain_json(term: &Term) -> Value {
 
 fn expected_for(kind: Kind) -> &'static str {
     match kind {
-        Kind::Path | Kind::OptPath => "an absolute path, or a list such as [:base_dir, \"/foo\"]",
+        Kind::Path | Kind::OptPath | Kind::Script => {
+            "an absolute path, or a list such as [:base_dir, \"/foo\"]"
+        }
         Kind::Name => "a name without /, spaces or ..",
         Kind::Account => "a user or group name",
         Kind::Mode => "3 or 4 octal digits as a string, e.g. \"750\"",

@@ -31,6 +31,12 @@ pub enum Kind {
     /// An absolute path (expandable).
     Path,
     OptPath,
+    /// A script: an absolute path, or a bare file name meaning that file in
+    /// `scripts_dir` (as mix_systemd's runtime_environment_service_script). Nil: unset.
+    Script,
+    /// A command line (nil: unset) whose command, when a bare name, is that file in
+    /// `scripts_dir` (as mix_systemd's exec_start_wrap).
+    Wrap,
     /// A path relative to the project or absolute (bin_dir, output_dir, template_dir).
     LocalPath,
     /// A file or unit name: no `/`, no white space, not `.` or `..`.
@@ -262,7 +268,7 @@ pub static SPECS: &[Spec] = &[
         Path,
         Default::Expand("{configuration_dir}/{app_name}.conf"),
     ),
-    both("runtime_environment_service_script", OptPath, Default::Nil),
+    both("runtime_environment_service_script", Script, Default::Nil),
     // Behaviour.
     both(
         "restart_method",
@@ -318,7 +324,7 @@ pub static SPECS: &[Spec] = &[
         Default::Derived(crate::resolve::start_command),
     ),
     systemd("exec_start_pre", TextList, Default::EmptyList),
-    systemd("exec_start_wrap", OptText, Default::Nil),
+    systemd("exec_start_wrap", Wrap, Default::Nil),
     systemd(
         "exec_start",
         Text,

@@ -202,7 +202,10 @@ fn quoted_end(s: &str, from: usize, quote: char) -> usize {
 fn special_paths(ctx: &Map<String, Value>) -> Vec<String> {
     let mut paths: Vec<String> = spec::SPECS
         .iter()
-        .filter(|s| s.applies_to(Side::Systemd) && matches!(s.kind, Kind::Path | Kind::OptPath))
+        .filter(|s| {
+            s.applies_to(Side::Systemd)
+                && matches!(s.kind, Kind::Path | Kind::OptPath | Kind::Script)
+        })
         .filter_map(|s| get_opt_str(ctx, s.key))
         .filter(|p| needs_quoting(p))
         .map(str::to_string)

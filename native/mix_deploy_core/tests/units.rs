@@ -970,3 +970,69 @@ fn stale_units_are_removed_only_when_we_wrote_them() {
     let again = run(&[], true);
     assert!(!again.stale);
 }
+
+#[test]
+fn a_bare_script_name_is_that_script_in_scripts_dir() {
+    // mix_systemd's README: "Set runtime_environment_service_script to a script
+    // such as deploy-runtime-environment-file"; its unit runs scripts_dir/<name>.
+    for script in [
+        json!("deploy-runtime-environment-file"),
+        json!([a("scripts_dir"), "/deploy-runtime-environment-file"]),
+        json!("/srv/foo-bar/bin/deploy-runtime-environment-file"),
+    ] {
+        let pairs = [("runtime_environment_service_script", script.clone())];
+        let env = unit(&pairs, "foo-bar-runtime-environment.service");
+        assert_eq!(
+            exec(&value(&env, "Service", "ExecStart")).1,
+            ["/srv/foo-bar/bin/deploy-runtime-environment-file"],
+            "{script}"
+        );
+    }
+    // scripts_dir is the final one, wherever it points.
+    let env = unit(
+        &[
+            ("runtime_environment_service_script", json!("env-file")),
+            ("scripts_dir", json!("/opt/tools")),
+        ],
+        "foo-bar-runtime-environment.service",
+    );
+    assert_eq!(
+        exec(&value(&env, "Service", "ExecStart")).1,
+        ["/opt/tools/env-file"]
+    );
+    // "README: Set exec_start_wrap to the name of the script".
+    let text = service(&[("exec_start_wrap", json!("deploy-runtime-environment-wrap"))]);
+    assert_eq!(
+        exec(&value(&text, "Service", "ExecStart")).1,
+        [
+            "/srv/foo-bar/bin/deploy-runtime-environment-wrap",
+            "/srv/foo-bar/current/bin/foo_bar",
+            "start"
+        ]
+    );
+    let text = service(&[("exec_start_wrap", json!("-my-wrap --verbose "))]);
+    let (prefixes, argv) = exec(&value(&text, "Service", "ExecStart"));
+    assert_eq!(prefixes, "-");
+    assert_eq!(
+        argv,
+        [
+            "/srv/foo-bar/bin/my-wrap",
+            "--verbose",
+            "/srv/foo-bar/current/bin/foo_bar",
+            "start"
+        ]
+    );
+}
+
+#[test]
+fn a_script_that_is_neither_a_name_nor_an_absolute_path_is_an_error() {
+    for bad in [json!("bin/env-file"), json!("env file"), json!("../env")] {
+        let err = plan_error(&[("runtime_environment_service_script", bad.clone())]);
+        assert!(
+            err.contains("runtime_environment_service_script")
+                && (err.contains("file name of a script in scripts_dir")
+                    || err.contains("absolute path")),
+            "{bad}: {err}"
+        );
+    }
+}
