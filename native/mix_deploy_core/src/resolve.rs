@@ -284,9 +284,27 @@ impl Resolver<'_> {
             Term::List(items) => {
                 let mut out = String::new();
                 let mut ok = true;
+                let mut after_dir = false;
                 for item in items {
+                    // [:configuration_dir, "environment"] is /etc/foo/environment,
+                    // as mix_systemd's README shows (plain concatenation would
+                    // make it /etc/fooenvironment).
+                    if let Term::Str(s) = item {
+                        if after_dir
+                            && s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                        {
+                            out.push('/');
+                        }
+                    }
+                    after_dir = false;
                     match self.expand(key, item) {
-                        Some(s) => out.push_str(&s),
+                        Some(s) => {
+                            if let Term::Atom(name) = item {
+                                after_dir =
+                                    self.is_dir_key(name) && !s.is_empty() && !s.ends_with('/');
+                            }
+                            out.push_str(&s)
+                        }
                         None => ok = false,
                     }
                 }
@@ -298,6 +316,12 @@ impl Resolver<'_> {
                 None
             }
         }
+    }
+
+    /// A directory key (`deploy_dir`, `configuration_dir`, ...), after which a
+    /// relative name in a list is joined with a `/`.
+    fn is_dir_key(&self, name: &str) -> bool {
+        name.ends_with("_dir") && self.spec(name).is_some_and(|s| s.kind == Kind::Path)
     }
 
     /// The text of the key an atom refers to.
