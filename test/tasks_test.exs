@@ -106,6 +106,41 @@ defmodule MixDeploy.TasksTest do
     end)
   end
 
+  describe "one config for both namespaces" do
+    test "keys set under :mix_systemd only reach the scripts", %{tmp_dir: dir} do
+      systemd = [
+        app_user: "app",
+        app_group: "app",
+        dirs: [:configuration, :tmp],
+        env_vars: ["PORT=8080"],
+        env_files: [["-", :configuration_dir, "/environment"]]
+      ]
+
+      deploy = [templates: ["set-env", "create-dirs", "create-users"]]
+
+      in_project(dir, :foo_bar, [deploy: deploy, systemd: systemd], fn ->
+        mix("deploy.generate")
+        refute_received {:mix_shell, :error, _}
+        assert File.read!("bin/deploy-set-env") =~ "export PORT='8080'"
+        assert File.read!("bin/deploy-set-env") =~ "/etc/foo-bar/environment"
+        assert File.read!("bin/deploy-create-dirs") =~ "/var/tmp/foo-bar"
+        assert File.read!("bin/deploy-create-users") =~ "APP_USER=${APP_USER:-'app'}"
+      end)
+    end
+
+    test "a key both namespaces set differently warns with both values", %{tmp_dir: dir} do
+      opts = [deploy: [templates: ["start"], app_user: "app"], systemd: [app_user: "www"]]
+
+      in_project(dir, :foo_bar, opts, fn ->
+        mix("systemd.generate")
+        assert_received {:mix_shell, :error, ["warning: app_user: the scripts use " <> w]}
+        assert w =~ "\"app\" (config :mix_deploy) but the unit uses \"www\" (config :mix_systemd)"
+        unit = "_build/prod/systemd/lib/systemd/system/foo-bar.service"
+        assert File.read!(unit) =~ "\nUser=www\n"
+      end)
+    end
+  end
+
   describe "strict command lines" do
     @tasks [
       {"deploy.init", "mix deploy.init [--force | -f]"},

@@ -43,7 +43,7 @@ defmodule MixDeploy.Task do
     switch in (names ++ negated ++ short)
   end
 
-  @doc "The JSON document for the core: project facts, the namespace's config, options."
+  @doc "The JSON document for the core: project facts, both namespaces' config, options."
   def input(namespace, options \\ %{}) when namespace in [:mix_deploy, :mix_systemd] do
     config = Mix.Project.config()
     cwd = File.cwd!()
@@ -57,11 +57,14 @@ defmodule MixDeploy.Task do
         project_dir: JSON.string(cwd)
       })
 
-    env = Application.get_all_env(namespace) |> Enum.sort_by(&elem(&1, 0))
+    env = fn ns -> Application.get_all_env(ns) |> Enum.sort_by(&elem(&1, 0)) end
+    other = if namespace == :mix_deploy, do: :mix_systemd, else: :mix_deploy
 
     JSON.object(%{
       project: project,
-      config: JSON.encode_iodata(env),
+      config: JSON.encode_iodata(env.(namespace)),
+      # Keys both namespaces read are shared: set in one, the other takes them.
+      other_config: JSON.encode_iodata(env.(other)),
       # Options are a plain JSON object of booleans and strings, not a tagged map.
       options: JSON.object(Map.new(options, fn {k, v} -> {k, JSON.encode_iodata(v)} end))
     })

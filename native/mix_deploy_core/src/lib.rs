@@ -13,6 +13,7 @@ pub mod output;
 pub mod release;
 pub mod render;
 pub mod resolve;
+pub mod shared;
 pub mod spec;
 pub mod templates;
 pub mod term;

@@ -4,7 +4,7 @@
 //! `deploy_dir`, whichever order keys are written in; a reference loop is reported
 //! with its chain instead of recursing forever.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
@@ -23,9 +23,19 @@ pub struct Resolved {
     pub side: Side,
     pub context: Map<String, Value>,
     pub warnings: Vec<String>,
+    /// Shared keys taken from the other namespace (only it sets them).
+    pub borrowed: HashSet<String>,
 }
 
 impl Resolved {
+    /// The namespace where the user wrote `key`, for error messages.
+    pub fn namespace_of(&self, key: &str) -> &'static str {
+        if self.borrowed.contains(key) {
+            self.side.other().namespace()
+        } else {
+            self.side.namespace()
+        }
+    }
     /// A string value; resolution guarantees presence for every string key.
     pub fn str(&self, key: &str) -> &str {
         context::get_str(&self.context, key)
@@ -44,14 +54,50 @@ impl Resolved {
     }
 }
 
-/// Resolves the config of `side` from the task's input.
+/// Resolves the config of `side` from the task's input: its own namespace plus
+/// the shared keys only the other namespace sets (see `shared`), with a warning for
+/// each shared key on which the two sides end up disagreeing.
 pub fn resolve(input: &Input, side: Side) -> Result<Resolved, Errors> {
     let account = input.account.clone().unwrap_or_else(account::current);
+    let mut resolved = resolve_side(input, side, &account, &input.config, &input.other_config)?;
+    // The other side only to compare: its own mistakes are its task's to report.
+    if let Ok(other) = resolve_side(
+        input,
+        side.other(),
+        &account,
+        &input.other_config,
+        &input.config,
+    ) {
+        let (deploy, systemd) = match side {
+            Side::Deploy => (
+                (&input.config, &resolved.context),
+                (&input.other_config, &other.context),
+            ),
+            Side::Systemd => (
+                (&input.other_config, &other.context),
+                (&input.config, &resolved.context),
+            ),
+        };
+        let warnings = crate::shared::disagreements(deploy.0, systemd.0, deploy.1, systemd.1);
+        resolved.warnings.extend(warnings);
+    }
+    Ok(resolved)
+}
+
+fn resolve_side(
+    input: &Input,
+    side: Side,
+    account: &Account,
+    own: &[(String, Term)],
+    other: &[(String, Term)],
+) -> Result<Resolved, Errors> {
+    let (user, borrowed) = crate::shared::user_config(own, other);
     let mut r = Resolver {
         side,
-        user: input.config.iter().cloned().collect(),
+        user,
+        borrowed: borrowed.clone(),
         project: &input.project,
-        account,
+        account: account.clone(),
         memo: HashMap::new(),
         stack: Vec::new(),
         errors: Errors::default(),
@@ -62,19 +108,22 @@ pub fn resolve(input: &Input, side: Side) -> Result<Resolved, Errors> {
             context.insert(spec.key.to_string(), value);
         }
     }
-    let warnings = r.custom_keys(&input.config, &mut context);
+    let warnings = r.custom_keys(own, &mut context);
     crate::derive::add_helpers(&mut context, side);
     let errors = std::mem::take(&mut r.errors);
     errors.into_result(Resolved {
         side,
         context,
         warnings,
+        borrowed,
     })
 }
 
 pub struct Resolver<'a> {
     side: Side,
     user: HashMap<String, Term>,
+    /// Keys of `user` that come from the other namespace.
+    borrowed: HashSet<String>,
     project: &'a Project,
     account: Account,
     /// Memoised string values of string-like keys: Ok(None) is nil, Err a key
@@ -90,13 +139,22 @@ impl Resolver<'_> {
         self.side.namespace().to_string()
     }
 
+    /// The namespace where the user wrote `key` (the other one for a borrowed key).
+    fn ns_of(&self, key: &str) -> String {
+        if self.borrowed.contains(key) {
+            self.side.other().namespace().to_string()
+        } else {
+            self.ns()
+        }
+    }
+
     fn spec(&self, key: &str) -> Option<&'static Spec> {
         spec::find(self.side, key)
     }
 
     fn invalid(&mut self, key: &str, value: &Term, expected: &str, hint: Option<String>) {
         let e = Error::InvalidValue {
-            ns: self.ns(),
+            ns: self.ns_of(key),
             key: key.to_string(),
             value: value.to_string(),
             expected: expected.to_string(),
@@ -337,7 +395,7 @@ impl Resolver<'_> {
                 .chain(self.user.keys().map(String::as_str).collect::<Vec<_>>());
             let suggestion = suggest(name, keys);
             self.errors.push(Error::UnknownReference {
-                ns: self.ns(),
+                ns: self.ns_of(from),
                 key: from.to_string(),
                 reference: name.to_string(),
                 suggestion,

@@ -542,7 +542,7 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
     let mut errors = Errors::default();
     let invalid =
         |key: &str, value: String, expected: &str, hint: Option<String>| Error::InvalidValue {
-            ns: "mix_systemd".into(),
+            ns: r.namespace_of(key).into(),
             key: key.into(),
             value,
             expected: expected.into(),
