@@ -1,15 +1,34 @@
 //! mix_deploy's core: everything between the Mix task's JSON document and the
-//! files on disk. `resolve` computes every config key, `generate` renders every
-//! output in memory and only then writes, `release` deploys and rolls back
-//! releases on the local machine. No Erlang here: the NIF crate is a thin boundary.
+//! files on disk. No Erlang here: the NIF crate is a thin boundary.
+//!
+//! The modules form layers, lowest first. A module uses only modules of lower
+//! layers, never one of its own layer (tests/layers.rs checks this list):
+//!
+//! 1. `term`, `error`, `account`, `quote`, `templates`, `context`: leaves (config
+//!    terms, error reports, the current account, shell/systemd/YAML quoting, the
+//!    embedded templates, typed reads from a JSON map).
+//! 2. `input`: the task's JSON document.
+//! 3. `spec`: every config key, its kind and its default, derived ones included.
+//! 4. `shared`: the keys both namespaces read, how one takes them from the other,
+//!    and the warnings when the two disagree.
+//! 5. `resolve`: raw config to validated, typed config.
+//! 6. `helpers`, `units`: the deploy and unit template helpers, and the
+//!    whole-config unit checks.
+//! 7. `render`: Handlebars set up for scripts and units.
+//! 8. `output`: writing files atomically, reporting changes.
+//! 9. `generate`: the generate and init tasks, composing resolve, helpers, render
+//!    and output.
+//! 10. `release`: deploying and rolling back releases on the local machine.
+//! 11. `api` (in this file): the JSON-in entry points the NIF calls.
 
 pub mod account;
 pub mod context;
-pub mod derive;
 pub mod error;
 pub mod generate;
+pub mod helpers;
 pub mod input;
 pub mod output;
+pub mod quote;
 pub mod release;
 pub mod render;
 pub mod resolve;
@@ -62,6 +81,6 @@ pub mod api {
     pub fn resolve(json: &str, side: Side) -> Result<String, Errors> {
         let input = Input::parse(json)?;
         let resolved = resolve::resolve(&input, side)?;
-        Ok(serde_json::Value::Object(resolved.context).to_string())
+        Ok(serde_json::Value::Object(generate::template_context(&resolved)).to_string())
     }
 }

@@ -13,6 +13,9 @@ use handlebars::{
 use serde_json::Value;
 
 use crate::error::{suggest, Error};
+use crate::quote::{
+    octal_mode, shell_quote, systemd_arg_quote, systemd_env_quote, unit_value, yaml_quote,
+};
 use crate::templates;
 
 /// Where a template comes from.
@@ -179,47 +182,6 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// A POSIX shell single-quoted word: the value, literal whatever it contains.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// A systemd double-quoted value for Environment= and similar: `%` specifiers,
-/// quotes and backslashes escaped so the value stays one literal assignment.
-pub fn systemd_env_quote(s: &str) -> String {
-    format!(
-        "\"{}\"",
-        s.replace('\\', r"\\")
-            .replace('"', "\\\"")
-            .replace('%', "%%")
-    )
-}
-
-/// A systemd command line argument: as above, plus `$` (variable expansion in Exec*=).
-pub fn systemd_arg_quote(s: &str) -> String {
-    systemd_env_quote(s).replace('$', "$$")
-}
-
-/// A YAML scalar that reads back as exactly `s`: plain when it is a simple word or
-/// path that no YAML 1.1 or 1.2 reader takes for a number, boolean or null; else
-/// single-quoted, or double-quoted with JSON escapes when it holds control characters.
-pub fn yaml_quote(s: &str) -> String {
-    let simple = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '/')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./@+-".contains(c));
-    let reserved = matches!(
-        s.to_ascii_lowercase().as_str(),
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-    );
-    if simple && !reserved {
-        s.to_string()
-    } else if s.chars().any(char::is_control) {
-        Value::String(s.to_string()).to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "''"))
-    }
-}
-
 // `{{q value}}` -> `'value'`
 handlebars_helper!(q: |v: Json| shell_quote(&text_of(v)));
 
@@ -236,7 +198,7 @@ handlebars_helper!(sd_env: |v: Json| systemd_env_quote(&text_of(v)));
 handlebars_helper!(sd_arg: |v: Json| systemd_arg_quote(&text_of(v)));
 
 // `{{sd_path value}}`: a unit value taking the rest of the line, `%` doubled.
-handlebars_helper!(sd_path: |v: Json| crate::units::unit_value(&text_of(v)));
+handlebars_helper!(sd_path: |v: Json| unit_value(&text_of(v)));
 
 handlebars_helper!(join: |list: array, sep: str| {
     list.iter().map(text_of).collect::<Vec<_>>().join(sep)
@@ -259,9 +221,7 @@ fn yaml(
 handlebars_helper!(add: |a: i64, b: i64| a + b);
 
 // `{{octal mode}}` -> `0750` (a 3-digit mode with its leading zero).
-handlebars_helper!(octal: |mode: str| {
-    if mode.len() == 3 { format!("0{mode}") } else { mode.to_string() }
-});
+handlebars_helper!(octal: |mode: str| octal_mode(mode));
 
 #[cfg(test)]
 mod tests {
@@ -314,33 +274,7 @@ mod tests {
     }
 
     #[test]
-    fn systemd_quoting() {
-        assert_eq!(
-            systemd_env_quote(r#"a "b" 100% \n"#),
-            r#""a \"b\" 100%% \\n""#
-        );
-        assert_eq!(systemd_arg_quote("$HOME"), "\"$$HOME\"");
-    }
-
-    #[test]
-    fn yaml_scalars_read_back_as_the_same_string() {
-        for (value, quoted) in [
-            ("/srv/foo/bin", "/srv/foo/bin"),
-            ("bin/deploy-stop", "bin/deploy-stop"),
-            ("app", "app"),
-            ("no", "'no'"),
-            ("On", "'On'"),
-            ("0.0", "'0.0'"),
-            ("1234", "'1234'"),
-            ("", "''"),
-            ("-x", "'-x'"),
-            ("/srv/a b: #c", "'/srv/a b: #c'"),
-            ("it's", "'it''s'"),
-            (r"a\nb", r"'a\nb'"),
-            ("a\nb\t", "\"a\\nb\\t\""),
-        ] {
-            assert_eq!(yaml_quote(value), quoted, "{value:?}");
-        }
+    fn yaml_and_add_helpers() {
         let out = run(
             "{{yaml \"bin/\" p \"stop\"}} {{add t 60}}",
             json!({"p": "d'p ", "t": 30}),

@@ -12,7 +12,7 @@ use crate::account::{self, Account};
 use crate::context;
 use crate::error::{suggest, Error, Errors};
 use crate::input::{Input, Project};
-use crate::spec::{self, Default, Kind, Side, Spec, DIR_NAMES};
+use crate::spec::{self, Default, Kind, Side, Spec};
 use crate::term::Term;
 
 /// The resolved config of one namespace: the template context (keys named exactly
@@ -109,7 +109,6 @@ fn resolve_side(
         }
     }
     let warnings = r.custom_keys(own, &mut context);
-    crate::derive::add_helpers(&mut context, side);
     let errors = std::mem::take(&mut r.errors);
     errors.into_result(Resolved {
         side,
@@ -119,7 +118,7 @@ fn resolve_side(
     })
 }
 
-pub struct Resolver<'a> {
+struct Resolver<'a> {
     side: Side,
     user: HashMap<String, Term>,
     /// Keys of `user` that come from the other namespace.
@@ -132,6 +131,22 @@ pub struct Resolver<'a> {
     /// Keys being expanded, outermost first, for cycle reports.
     stack: Vec<String>,
     errors: Errors,
+}
+
+/// What the spec's derived defaults read.
+impl spec::Lookup for Resolver<'_> {
+    fn text(&mut self, key: &str) -> Option<String> {
+        Resolver::text(self, key)
+    }
+    fn is_set(&self, key: &str) -> bool {
+        self.user.contains_key(key)
+    }
+    fn project(&self) -> &Project {
+        self.project
+    }
+    fn account(&self) -> &Account {
+        &self.account
+    }
 }
 
 impl Resolver<'_> {
@@ -181,7 +196,7 @@ impl Resolver<'_> {
     }
 
     /// The string value of a string-like key (None: nil or invalid).
-    pub fn text(&mut self, key: &str) -> Option<String> {
+    fn text(&mut self, key: &str) -> Option<String> {
         self.checked_text(key).ok().flatten()
     }
 
@@ -257,7 +272,7 @@ impl Resolver<'_> {
     /// Exec line stay in front; a path with a `/`, or a quoted command, is kept.
     fn in_scripts_dir(&mut self, spec: &Spec, term: &Term, text: String) -> Option<String> {
         let (prefixes, rest) = match spec.kind {
-            Kind::Wrap => crate::units::split_prefixes(text.trim_start()),
+            Kind::Wrap => crate::quote::split_prefixes(text.trim_start()),
             _ => ("", text.as_str()),
         };
         let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
@@ -621,16 +636,19 @@ impl Resolver<'_> {
                         Term::Atom(s) | Term::Str(s) => s.clone(),
                         _ => String::new(),
                     };
-                    if DIR_NAMES.contains(&name.as_str()) {
+                    if spec::dir_names().any(|d| d == name) {
                         if !names.contains(&name) {
                             names.push(name);
                         }
                     } else {
-                        let hint = suggest(&name, DIR_NAMES).map(|s| format!("did you mean :{s}?"));
+                        let hint = suggest(&name, spec::dir_names())
+                            .map(|s| format!("did you mean :{s}?"));
+                        let names: Vec<String> =
+                            spec::dir_names().map(|d| format!(":{d}")).collect();
                         self.invalid(
                             spec.key,
                             &item,
-                            "a list of :runtime, :configuration, :logs, :tmp, :state, :cache",
+                            &format!("a list of {}", names.join(", ")),
                             hint,
                         );
                     }
@@ -965,73 +983,4 @@ fn owner_word(value: &str) -> Option<String> {
         name if check_account(name).is_none() => Some(format!("'{name}'")),
         _ => None,
     }
-}
-
-// Derived defaults (referenced from the spec table).
-
-pub fn project_app(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.app.clone()))
-}
-pub fn project_version(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.version.clone()))
-}
-pub fn project_env(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.mix_env.clone()))
-}
-pub fn project_build_path(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.build_path.clone()))
-}
-pub fn module_name(r: &mut Resolver) -> Option<Term> {
-    let app = r.text("app_name")?;
-    let camel = app
-        .split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<String>();
-    Some(Term::Str(camel))
-}
-pub fn ext_name(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.text("app_name")?.replace('_', "-")))
-}
-pub fn os_user(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.account.user.clone()))
-}
-/// The deploy user's name when the user chose one (as the reference says);
-/// otherwise the primary group of whoever runs the task.
-pub fn deploy_group(r: &mut Resolver) -> Option<Term> {
-    if r.user.contains_key("deploy_user") {
-        Some(Term::List(vec![Term::Atom("deploy_user".into())]))
-    } else {
-        Some(Term::Str(r.account.group.clone()))
-    }
-}
-/// The release script command that runs the VM the way service_type expects.
-pub fn start_command(r: &mut Resolver) -> Option<Term> {
-    let system = r.text("release_system")?;
-    let forking = r.text("service_type")? == "forking";
-    let cmd = match (system.as_str(), forking) {
-        ("distillery", true) => "start",
-        ("distillery", false) => "foreground",
-        (_, true) => "daemon",
-        (_, false) => "start",
-    };
-    Some(Term::Str(cmd.into()))
-}
-/// `[wrap ]<current_dir>/bin/<release_name> <start_command>`; a wrap works with
-/// or without its trailing space.
-pub fn exec_start(r: &mut Resolver) -> Option<Term> {
-    let wrap = r.text("exec_start_wrap");
-    let current = r.text("current_dir")?;
-    let release = r.text("release_name")?;
-    let command = r.text("start_command")?;
-    let main = format!("{current}/bin/{release} {command}");
-    Some(Term::Str(match wrap {
-        Some(w) if !w.trim().is_empty() => format!("{} {main}", w.trim_end()),
-        _ => main,
-    }))
 }

@@ -3,126 +3,27 @@
 //! whose configured paths survive systemd's word splitting, directory settings gated
 //! by systemd_version), and the checks that need the whole resolved config.
 //!
-//! systemd reads unit values with its own rules: `%` starts a specifier almost
-//! everywhere, Exec lines are split into words at white space and honour quotes and
-//! C escapes, and `$` expands variables in Exec arguments (not in the executable's
-//! path). Every configured value goes through one of the quoting functions here so
-//! it reaches the program literally.
+//! Command lines keep the user's systemd syntax; configured values go through the
+//! quoting functions of `quote` so they reach the program literally.
 
 use serde_json::{json, Map, Value};
 
 use crate::context::{get_bool, get_opt_str, get_str, get_strings};
 use crate::error::{Error, Errors};
-use crate::render::{systemd_arg_quote, systemd_env_quote};
+use crate::quote::{
+    arg_word, exe_word, list_word, needs_quoting, octal_mode, split_prefixes, systemd_env_quote,
+    unit_value,
+};
 use crate::resolve::Resolved;
 use crate::spec::{self, Kind, Side};
 
-/// Directory kinds systemd creates itself: (name in `dirs`, directive, script variable).
-/// `tmp` has no directive: the unit creates it in an ExecStartPre=+ line (and
-/// deploy-create-dirs when the deploy side lists it).
-const MANAGED_DIRS: [(&str, &str); 5] = [
-    ("runtime", "RuntimeDirectory"),
-    ("configuration", "ConfigurationDirectory"),
-    ("logs", "LogsDirectory"),
-    ("state", "StateDirectory"),
-    ("cache", "CacheDirectory"),
-];
-
-/// Environment variables naming each directory in `dirs`, in this order.
-const DIR_VARS: [(&str, &str); 6] = [
-    ("runtime", "RUNTIME_DIR"),
-    ("configuration", "CONFIGURATION_DIR"),
-    ("logs", "LOGS_DIR"),
-    ("cache", "CACHE_DIR"),
-    ("state", "STATE_DIR"),
-    ("tmp", "TMP_DIR"),
-];
-
-/// A mode as systemd and install(1) print it: `750` -> `0750`.
-fn octal_mode(mode: &str) -> String {
-    if mode.len() == 3 {
-        format!("0{mode}")
-    } else {
-        mode.to_string()
-    }
-}
-
 /// Versions that introduced the settings we gate on.
-pub const V_RUNTIME_DIRECTORY: i64 = 211;
-pub const V_DIRECTORIES: i64 = 235;
 pub const V_BIND_PATHS: i64 = 233;
 pub const V_PROTECT_SYSTEM_STRICT: i64 = 235;
 pub const V_TYPE_EXEC: i64 = 240;
 pub const V_RELATIVE_EXEC: i64 = 239;
 /// The "+" and "!" prefixes of Exec lines.
 pub const V_PRIVILEGED_PREFIX: i64 = 231;
-
-/// What systemd needs to read a value literally in a word of an Exec line.
-fn needs_quoting(word: &str) -> bool {
-    word.is_empty()
-        || word
-            .chars()
-            .any(|c| c.is_whitespace() || "\"'\\%$;".contains(c))
-}
-
-/// A value for a directive that takes the rest of the line (WorkingDirectory=,
-/// PIDFile=, EnvironmentFile=, Description=): only `%` specifiers need escaping.
-pub fn unit_value(s: &str) -> String {
-    s.replace('%', "%%")
-}
-
-/// The executable of an Exec line: quoted when needed; `%` and `\` escaped, `$` left
-/// alone (systemd does not expand variables in the executable's path).
-pub fn exe_word(s: &str) -> String {
-    if needs_quoting(s) {
-        systemd_env_quote(s)
-    } else {
-        s.to_string()
-    }
-}
-
-/// An argument of an Exec line: as `exe_word`, plus `$` doubled so it is not expanded.
-pub fn arg_word(s: &str) -> String {
-    if s == ";" {
-        return r"\;".to_string();
-    }
-    if needs_quoting(s) {
-        systemd_arg_quote(s)
-    } else {
-        s.to_string()
-    }
-}
-
-/// An item of a space-separated path list (ReadWritePaths=, BindPaths=): quoted
-/// when it has white space or quotes; `%` escaped. An optional `-` stays outside.
-pub fn list_word(s: &str) -> String {
-    let (dash, path) = match s.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", s),
-    };
-    let escaped = path.replace('%', "%%");
-    if path
-        .chars()
-        .any(|c| c.is_whitespace() || "\"'\\".contains(c))
-    {
-        format!(
-            "{dash}\"{}\"",
-            escaped.replace('\\', r"\\").replace('"', "\\\"")
-        )
-    } else {
-        format!("{dash}{escaped}")
-    }
-}
-
-/// Leading Exec prefix characters (`-`, `@`, `:`, `+`, `!`) and the rest.
-pub fn split_prefixes(line: &str) -> (&str, &str) {
-    let end = line
-        .char_indices()
-        .find(|(_, c)| !"-@:+!".contains(*c))
-        .map(|(i, _)| i)
-        .unwrap_or(line.len());
-    line.split_at(end)
-}
 
 /// A user's command line (exec_start_pre entries, exec_start_wrap, exec_start,
 /// exec_stop) for an Exec line. It is systemd syntax as written: prefixes, words
@@ -244,20 +145,6 @@ fn push_unique(list: &mut Vec<String>, items: impl IntoIterator<Item = String>) 
     }
 }
 
-/// The default ExecStart text as resolve.rs derives it, to tell it from a user's.
-fn default_exec_start(ctx: &Map<String, Value>) -> String {
-    let main = format!(
-        "{}/bin/{} {}",
-        get_str(ctx, "current_dir"),
-        get_str(ctx, "release_name"),
-        get_str(ctx, "start_command")
-    );
-    match get_opt_str(ctx, "exec_start_wrap") {
-        Some(w) if !w.trim().is_empty() => format!("{} {main}", w.trim_end()),
-        _ => main,
-    }
-}
-
 /// The `dirs` of the unit: the configured ones, plus the runtime directory when a
 /// forking service keeps its PID file there (the default), so the file has a place.
 fn unit_dir_names(ctx: &Map<String, Value>) -> Vec<String> {
@@ -286,10 +173,11 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
         ("LANG".into(), get_str(ctx, "env_lang").into()),
         ("MIX_ENV".into(), get_str(ctx, "mix_env").into()),
     ];
-    for (dir, var) in DIR_VARS {
-        if has(dir) {
-            vars.push((var.into(), get_str(ctx, &format!("{dir}_dir")).into()));
-        }
+    let mut listed: Vec<&spec::Dir> = spec::DIRS.iter().filter(|d| has(d.name)).collect();
+    listed.sort_by_key(|d| d.env_order);
+    for dir in listed {
+        let path = get_str(ctx, &format!("{}_dir", dir.name));
+        vars.push((dir.var.into(), path.into()));
     }
     // The app user cannot write the release directory (and under paranoia nobody
     // can), yet a daemon (forking) writes its pipes and logs there: point the
@@ -326,22 +214,16 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
 /// of `dirs` that the target's systemd creates itself.
 fn managed_dirs(ctx: &Map<String, Value>, version: i64) -> Vec<Value> {
     let dirs = unit_dir_names(ctx);
-    MANAGED_DIRS
+    spec::DIRS
         .iter()
-        .filter(|(name, _)| dirs.iter().any(|d| d == name))
-        .filter(|(name, _)| {
-            let min = if *name == "runtime" {
-                V_RUNTIME_DIRECTORY
-            } else {
-                V_DIRECTORIES
-            };
-            version >= min
-        })
-        .map(|(name, directive)| {
+        .filter(|dir| dirs.iter().any(|d| d == dir.name))
+        .filter(|dir| dir.systemd_since.is_some_and(|since| version >= since))
+        .map(|dir| {
+            let name = dir.name;
             let mode = get_str(ctx, &format!("{name}_directory_mode"));
             json!({
                 "name": name,
-                "directive": directive,
+                "directive": dir.directive,
                 "directory": get_str(ctx, &format!("{name}_directory")),
                 "mode": octal_mode(mode),
             })
@@ -363,7 +245,7 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     let version = ctx
         .get("systemd_version")
         .and_then(Value::as_i64)
-        .unwrap_or(V_DIRECTORIES);
+        .unwrap_or(spec::V_DIRECTORIES);
     let paths = special_paths(ctx);
     let dirs = get_strings(ctx, "dirs");
     let has = |d: &str| dirs.iter().any(|x| x == d);
@@ -406,7 +288,13 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     // Commands.
     let current = get_str(ctx, "current_dir").to_string();
     let exec_start = get_str(ctx, "exec_start").to_string();
-    let unit_exec_start = if exec_start == default_exec_start(ctx) {
+    let default = spec::default_exec_start(
+        get_opt_str(ctx, "exec_start_wrap"),
+        &current,
+        get_str(ctx, "release_name"),
+        get_str(ctx, "start_command"),
+    );
+    let unit_exec_start = if exec_start == default {
         let release = format!("{current}/bin/{}", get_str(ctx, "release_name"));
         let release = if chroot {
             inside_root(&release, &root).unwrap_or(release)
@@ -671,23 +559,6 @@ mod tests {
 
     fn paths(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn words_are_quoted_only_when_systemd_would_misread_them() {
-        assert_eq!(exe_word("/srv/foo/bin/foo"), "/srv/foo/bin/foo");
-        assert_eq!(exe_word("/srv/my app/bin/x"), "\"/srv/my app/bin/x\"");
-        assert_eq!(exe_word("/srv/a$b%c"), "\"/srv/a$b%%c\"");
-        assert_eq!(arg_word("/srv/a$b%c"), "\"/srv/a$$b%%c\"");
-        assert_eq!(arg_word("say \"hi\"\\"), r#""say \"hi\"\\""#);
-        assert_eq!(arg_word(";"), r"\;");
-        assert_eq!(arg_word(""), "\"\"");
-    }
-
-    #[test]
-    fn list_words_keep_the_dash_outside_the_quotes() {
-        assert_eq!(list_word("-/var/my dir"), "-\"/var/my dir\"");
-        assert_eq!(list_word("/var/100%"), "/var/100%%");
     }
 
     #[test]

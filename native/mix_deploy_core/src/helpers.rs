@@ -5,39 +5,20 @@
 use serde_json::{json, Map, Value};
 
 use crate::context::{get_str, get_strings};
-use crate::spec::{Side, DIR_NAMES};
-
-/// systemd directive and script variable of each standard directory.
-const DIR_DIRECTIVES: [(&str, &str, &str); 6] = [
-    ("runtime", "RuntimeDirectory", "RUNTIME_DIR"),
-    (
-        "configuration",
-        "ConfigurationDirectory",
-        "CONFIGURATION_DIR",
-    ),
-    ("logs", "LogsDirectory", "LOGS_DIR"),
-    ("tmp", "TmpDirectory", "TMP_DIR"),
-    ("state", "StateDirectory", "STATE_DIR"),
-    ("cache", "CacheDirectory", "CACHE_DIR"),
-];
+use crate::spec::{Side, DIRS};
 
 pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
     let dirs = get_strings(ctx, "dirs");
-    let dir_specs: Vec<Value> = DIR_NAMES
+    let dir_specs: Vec<Value> = DIRS
         .iter()
-        .filter(|name| dirs.iter().any(|d| d == *name))
-        .map(|name| {
-            let (_, directive, var) = DIR_DIRECTIVES.iter().find(|(n, _, _)| n == name).unwrap();
-            let short = if *name == "configuration" {
-                "configuration"
-            } else {
-                name
-            };
+        .filter(|dir| dirs.iter().any(|d| d == dir.name))
+        .map(|dir| {
+            let name = dir.name;
             json!({
                 "name": name,
-                "var": var,
-                "directive": directive,
-                "path": get_str(ctx, &format!("{short}_dir")),
+                "var": dir.var,
+                "directive": dir.directive,
+                "path": get_str(ctx, &format!("{name}_dir")),
                 "base": get_str(ctx, &format!("{name}_directory_base")),
                 "directory": get_str(ctx, &format!("{name}_directory")),
                 "mode": get_str(ctx, &format!("{name}_directory_mode")),
@@ -45,10 +26,10 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
         })
         .collect();
     let mut has_dir = Map::new();
-    for name in DIR_NAMES {
+    for dir in &DIRS {
         has_dir.insert(
-            name.to_string(),
-            Value::Bool(dirs.iter().any(|d| d == name)),
+            dir.name.to_string(),
+            Value::Bool(dirs.iter().any(|d| d == dir.name)),
         );
     }
 
@@ -124,8 +105,5 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, side: Side) {
             enabled.insert(t.replace('-', "_"), Value::Bool(true));
         }
         ctx.insert("enabled".into(), Value::Object(enabled));
-    }
-    if side == Side::Systemd {
-        crate::units::add_unit_helpers(ctx);
     }
 }
