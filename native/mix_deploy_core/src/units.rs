@@ -231,10 +231,20 @@ fn managed_dirs(ctx: &Map<String, Value>, version: i64) -> Vec<Value> {
         .collect()
 }
 
+/// A path list for ReadWritePaths=, BindPaths= and the like, each path optional
+/// (`-`: skipped when missing). A missing path would otherwise stop every start of
+/// the unit with 226/NAMESPACE before any command of it runs, and nothing the unit
+/// runs could create it: the unit must start whatever exists yet.
 fn path_list(items: &[String]) -> String {
     items
         .iter()
-        .map(|p| list_word(p))
+        .map(|p| {
+            if p.starts_with('-') {
+                list_word(p)
+            } else {
+                list_word(&format!("-{p}"))
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -313,9 +323,10 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     } else {
         command_line(&exec_start, &paths)
     };
-    // systemd has no TmpDirectory=: create tmp_dir as root ("+": outside the
-    // sandbox) before anything else, so TMP_DIR exists and paranoia's BindPaths=
-    // has something to bind (a missing source fails the start with 226/NAMESPACE).
+    // systemd has no TmpDirectory=: create tmp_dir as root ("+": without the
+    // private /var/tmp) before anything else, so TMP_DIR exists and paranoia's
+    // BindPaths= has something to bind. systemd sets up BindPaths= for "+" lines
+    // too, so that bind is optional: a missing source would fail this very line.
     let mut exec_start_pre: Vec<Value> = Vec::new();
     if has("tmp") && version >= V_PRIVILEGED_PREFIX {
         exec_start_pre.push(Value::String(format!(
@@ -346,7 +357,9 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
         .map(|s| Value::String(exe_word(s)))
         .unwrap_or(Value::Null);
 
-    // File system view.
+    // File system view. tmp_dir is bound optionally (see path_list): on the first
+    // start the ExecStartPre=+ line above creates it (a "+" command gets no private
+    // /var/tmp, so it lands on the host), and the main process finds it bound.
     let tmp_bound = paranoia && has("tmp") && version >= V_BIND_PATHS;
     let private_tmp = paranoia && (!has("tmp") || tmp_bound);
     let bind_paths: Vec<String> = if tmp_bound {

@@ -798,9 +798,10 @@ fn paranoia_hardens_by_version_and_keeps_the_jit_working() {
     ]);
     assert_eq!(value(&mdwe, "Service", "MemoryDenyWriteExecute"), "yes");
 
-    // :tmp lives in the shared /var/tmp: bound into the private one.
+    // :tmp lives in the shared /var/tmp: bound into the private one, optionally,
+    // since the unit's own ExecStartPre=+ line creates it on the first start.
     let tmp = service(&[("paranoia", json!(true)), ("dirs", json!([a("tmp")]))]);
-    assert_eq!(value(&tmp, "Service", "BindPaths"), "/var/tmp/foo-bar");
+    assert_eq!(value(&tmp, "Service", "BindPaths"), "-/var/tmp/foo-bar");
     assert_eq!(value(&tmp, "Service", "PrivateTmp"), "yes");
 
     // A deploy_dir under /home stays readable.
@@ -843,9 +844,10 @@ fn chroot_runs_the_release_inside_its_root() {
         ["/bin/foo_bar", "start"]
     );
     assert_eq!(value(&text, "Service", "WorkingDirectory"), "/");
+    // Optional ("-"): a path nothing created yet must not stop the unit starting.
     assert_eq!(
         words(&value(&text, "Service", "ReadWritePaths")),
-        ["/var/my data", "/var/lib/x"]
+        ["-/var/my data", "-/var/lib/x"]
     );
     // A root elsewhere holds the release at its usual path.
     let other = service(&[
@@ -858,7 +860,12 @@ fn chroot_runs_the_release_inside_its_root() {
     );
     // Path lists apply without chroot too.
     let plain = service(&[("read_only_paths", json!(["/etc/ssl"]))]);
-    assert_eq!(value(&plain, "Service", "ReadOnlyPaths"), "/etc/ssl");
+    assert_eq!(value(&plain, "Service", "ReadOnlyPaths"), "-/etc/ssl");
+    let dashed = service(&[("inaccessible_paths", json!(["-/home", "/root"]))]);
+    assert_eq!(
+        value(&dashed, "Service", "InaccessiblePaths"),
+        "-/home -/root"
+    );
     assert!(values(&plain, "Service", "RootDirectory").is_empty());
 }
 
