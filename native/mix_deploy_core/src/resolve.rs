@@ -423,6 +423,11 @@ impl Resolver<'_> {
                 .map(|i| i.to_string())
                 .or(Some(String::new())),
             Kind::Bool => self.boolean(spec).map(|b| b.to_string()),
+            Kind::Limit => self.limit(spec).map(|v| match v {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            }),
             Kind::Text
             | Kind::OptText
             | Kind::Path
@@ -475,6 +480,30 @@ impl Resolver<'_> {
                     _ => None,
                 };
                 self.invalid(spec.key, &other, &expected, hint);
+                None
+            }
+        }
+    }
+
+    /// A resource limit as its unit value: a number, "infinity", or null (unset).
+    fn limit(&mut self, spec: &Spec) -> Option<Value> {
+        match self.raw(spec)? {
+            Term::Int(i) if i >= 0 => Some(Value::from(i)),
+            Term::Nil => Some(Value::Null),
+            Term::Atom(s) | Term::Str(s) if s == "infinity" => Some(Value::String(s)),
+            other => {
+                let hint = match &other {
+                    Term::Str(s) if s.parse::<i64>().is_ok() => {
+                        Some(format!("write {s} without quotes"))
+                    }
+                    _ => None,
+                };
+                self.invalid(
+                    spec.key,
+                    &other,
+                    "an integer of at least 0, \"infinity\", or nil",
+                    hint,
+                );
                 None
             }
         }
@@ -553,6 +582,7 @@ impl Resolver<'_> {
                 (self.errors.0.len() == before).then(|| v.map(Value::from).unwrap_or(Value::Null))
             }
             Kind::Bool => self.boolean(spec).map(Value::Bool),
+            Kind::Limit => self.limit(spec),
             Kind::TextList => {
                 let items = self.text_items(spec)?;
                 if ns_newline {

@@ -49,6 +49,9 @@ pub enum Kind {
     /// A non-negative integer, at least the given minimum.
     Int(i64),
     OptInt(i64),
+    /// A resource limit (LimitNOFILE=, LimitCORE=): an integer of at least 0,
+    /// `"infinity"` (or `:infinity`), or nil for systemd's default.
+    Limit,
     Bool,
     /// A file mode as a string of 3 or 4 octal digits.
     Mode,
@@ -406,8 +409,8 @@ pub static SPECS: &[Spec] = &[
         TextList,
         Default::EmptyList,
     ),
-    systemd("limit_nofile", OptInt(0), Default::Int(65535)),
-    systemd("limit_core", OptInt(0), Default::Nil),
+    systemd("limit_nofile", Limit, Default::Int(65535)),
+    systemd("limit_core", Limit, Default::Nil),
     systemd("umask", Mode, Default::Str("0027")),
     systemd("syslog_identifier", Name, Default::Expand("{service_name}")),
     systemd("working_dir", Path, Default::Expand("{current_dir}")),
