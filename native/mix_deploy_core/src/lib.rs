@@ -4,14 +4,15 @@
 //! The modules form layers, lowest first. A module uses only modules of lower
 //! layers, never one of its own layer (tests/layers.rs checks this list):
 //!
-//! 1. `term`, `error`, `account`, `quote`, `templates`, `context`: leaves (config
-//!    terms, error reports, the current account, shell/systemd/YAML quoting, the
-//!    embedded templates, typed reads from a JSON map).
+//! 1. `term`, `error`, `account`, `quote`, `templates`: leaves (config terms, error
+//!    reports, the current account, shell/systemd/YAML quoting, the embedded
+//!    templates).
 //! 2. `input`: the task's JSON document.
 //! 3. `spec`: every config key, its kind and its default, derived ones included.
-//! 4. `shared`: the keys both namespaces read, how one takes them from the other,
-//!    and the warnings when the two disagree.
-//! 5. `resolve`: raw config to validated, typed config.
+//! 4. `view`, `shared`: the typed view of the resolved keys Rust code reads; the
+//!    keys both namespaces read, how one takes them from the other, and the
+//!    warnings when the two disagree.
+//! 5. `resolve`: raw config to the template context and the view.
 //! 6. `helpers`, `units`: the deploy and unit template helpers, and the
 //!    whole-config unit checks.
 //! 7. `render`: Handlebars set up for scripts and units.
@@ -22,7 +23,6 @@
 //! 11. `api` (in this file): the JSON-in entry points the NIF calls.
 
 pub mod account;
-pub mod context;
 pub mod error;
 pub mod generate;
 pub mod helpers;
@@ -37,6 +37,7 @@ pub mod spec;
 pub mod templates;
 pub mod term;
 pub mod units;
+pub mod view;
 
 pub use error::{Error, Errors};
 pub use generate::Report;
@@ -77,7 +78,8 @@ pub mod api {
         release::run_json(json, release::rollback)
     }
 
-    /// The resolved config as JSON (for `mix deploy.config`-style inspection and tests).
+    /// The template context of `side` as JSON: every resolved key plus the helpers
+    /// templates see (for tests, and to check that the NIF is loaded).
     pub fn resolve(json: &str, side: Side) -> Result<String, Errors> {
         let input = Input::parse(json)?;
         let resolved = resolve::resolve(&input, side)?;

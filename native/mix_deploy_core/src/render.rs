@@ -4,6 +4,7 @@
 //! built-in template is compiled the first time it is used, so a task pays only for
 //! the templates it renders; a user's override is rendered against the same helpers.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use handlebars::{
@@ -27,38 +28,28 @@ pub enum Source<'a> {
 }
 
 /// Renders one template with the context (one `Context` serves every template of a
-/// task: building it copies the whole config).
-pub fn render(name: &str, source: &Source, ctx: &mut Context) -> Result<String, Error> {
+/// task: building it copies the whole config) and the registry from `registry_for`.
+pub fn render(
+    hb: &Handlebars,
+    name: &str,
+    source: &Source,
+    ctx: &mut Context,
+) -> Result<String, Error> {
     let error = |message: String| Error::Template {
         name: name.to_string(),
         message,
     };
-    let compile_error = |e: TemplateError| {
-        let at = e
-            .pos()
-            .map(|(l, c)| format!("line {l}, column {c}: "))
-            .unwrap_or_default();
-        format!("{at}{}", e.reason())
-    };
     let compiled;
-    let (template, literals) = match source {
-        Source::Builtin(key) => {
-            let (template, literals) =
-                builtin(key).ok_or_else(|| error(format!("no built-in template {key}")))?;
-            (
-                template.as_ref().map_err(|e| error(e.clone()))?,
-                literals.clone(),
-            )
-        }
+    let template = match source {
+        Source::Builtin(key) => builtin(key)
+            .ok_or_else(|| error(format!("no built-in template {key}")))?
+            .as_ref()
+            .map_err(|e| error(e.clone()))?,
         Source::User(text) => {
             compiled = Template::compile(text).map_err(|e| error(compile_error(e)))?;
-            (&compiled, Value::Null)
+            &compiled
         }
     };
-    if let Value::Object(map) = ctx.data_mut() {
-        map.insert("__lit".into(), literals);
-    }
-    let hb = registry();
     let mut out = StringOutput::new();
     template
         .render(hb, ctx, &mut RenderContext::new(None), &mut out)
@@ -68,15 +59,19 @@ pub fn render(name: &str, source: &Source, ctx: &mut Context) -> Result<String, 
         .map_err(|e| error(e.to_string()))
 }
 
+/// "line 3, column 6: unexpected token"
+fn compile_error(e: TemplateError) -> String {
+    let at = e
+        .pos()
+        .map(|(l, c)| format!("line {l}, column {c}: "))
+        .unwrap_or_default();
+    format!("{at}{}", e.reason())
+}
+
 /// The built-in `deploy/<name>` or `systemd/<name>` in its compact form (see
-/// build.rs), compiled on first use, with the literal lines it refers to.
-fn builtin(key: &str) -> Option<&'static (Result<Template, String>, Value)> {
-    type Slot = (
-        String,
-        &'static str,
-        &'static [&'static str],
-        OnceLock<(Result<Template, String>, Value)>,
-    );
+/// build.rs), compiled on first use.
+fn builtin(key: &str) -> Option<&'static Result<Template, String>> {
+    type Slot = (String, &'static str, OnceLock<Result<Template, String>>);
     static SLOTS: OnceLock<Vec<Slot>> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| {
         [
@@ -85,30 +80,50 @@ fn builtin(key: &str) -> Option<&'static (Result<Template, String>, Value)> {
         ]
         .iter()
         .flat_map(|(group, list)| {
-            list.iter().map(move |(name, src, literals)| {
-                (format!("{group}/{name}"), *src, *literals, OnceLock::new())
-            })
+            list.iter()
+                .map(move |(name, src)| (format!("{group}/{name}"), *src, OnceLock::new()))
         })
         .collect()
     });
-    let (_, src, literals, slot) = slots.iter().find(|(k, _, _, _)| k == key)?;
-    Some(slot.get_or_init(|| {
-        let lits = literals
-            .iter()
-            .enumerate()
-            .map(|(i, text)| (format!("l{i}"), Value::String(text.to_string())))
-            .collect();
-        (
-            Template::compile(src).map_err(|e| e.to_string()),
-            Value::Object(lits),
-        )
-    }))
+    let (_, src, slot) = slots.iter().find(|(k, _, _)| k == key)?;
+    Some(slot.get_or_init(|| Template::compile(src).map_err(|e| e.to_string())))
 }
 
-/// The process-wide registry: settings and helpers, no templates.
+/// The process-wide registry: settings, helpers and the built-in partials, each
+/// registered as `partials/<name>` (a template includes it as `{{> partials/<name>}}`).
 pub fn registry() -> &'static Handlebars<'static> {
     static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
-    REGISTRY.get_or_init(new_registry)
+    REGISTRY.get_or_init(|| {
+        let mut hb = new_registry();
+        for (name, src) in templates::DEPLOY_PARTIALS_COMPACT {
+            // A built-in that does not compile is reported when it is used.
+            if let Ok(t) = Template::compile(src) {
+                hb.register_template(&format!("partials/{name}"), t);
+            }
+        }
+        hb
+    })
+}
+
+/// The registry for a project: the process-wide one, or, when the project has its
+/// own partials (`(name, text)`, e.g. from rel/templates/deploy/partials/), a copy
+/// with those registered over the built-ins.
+pub fn registry_for(
+    partials: &[(String, String)],
+) -> Result<Cow<'static, Handlebars<'static>>, Error> {
+    if partials.is_empty() {
+        return Ok(Cow::Borrowed(registry()));
+    }
+    let mut hb = registry().clone();
+    for (name, text) in partials {
+        let key = format!("partials/{name}");
+        let t = Template::compile(text).map_err(|e| Error::Template {
+            name: key.clone(),
+            message: compile_error(e),
+        })?;
+        hb.register_template(&key, t);
+    }
+    Ok(Cow::Owned(hb))
 }
 
 /// "line 3, column 6: unknown variable deploy_dri (did you mean deploy_dir?)"
@@ -148,6 +163,7 @@ pub fn new_registry() -> Handlebars<'static> {
     hb.register_helper("octal", Box::new(octal));
     hb.register_helper("yaml", Box::new(yaml));
     hb.register_helper("add", Box::new(add));
+    hb.register_helper("lit", Box::new(lit));
     hb
 }
 
@@ -220,6 +236,11 @@ fn yaml(
 // `{{add a b}}` -> the sum of two integers, e.g. a timeout with a margin.
 handlebars_helper!(add: |a: i64, b: i64| a + b);
 
+// `{{lit 12}}` -> a run of literal lines of a built-in template (see build.rs).
+handlebars_helper!(lit: |n: u64| {
+    templates::LITERALS.get(n as usize).copied().unwrap_or_default()
+});
+
 // `{{octal mode}}` -> `0750` (a 3-digit mode with its leading zero).
 handlebars_helper!(octal: |mode: str| octal_mode(mode));
 
@@ -229,7 +250,7 @@ mod tests {
     use serde_json::json;
 
     fn run(tpl: &str, ctx: Value) -> Result<String, Error> {
-        render("t", &Source::User(tpl), &mut Context::from(ctx))
+        render(registry(), "t", &Source::User(tpl), &mut Context::from(ctx))
     }
 
     #[test]
@@ -240,10 +261,34 @@ mod tests {
         ] {
             for (name, _) in list {
                 let key = format!("{group}/{name}");
-                let (template, _) = builtin(&key).unwrap();
+                let template = builtin(&key).unwrap();
                 assert!(template.is_ok(), "{key}: {:?}", template.as_ref().err());
             }
         }
+        for (name, src) in templates::DEPLOY_PARTIALS_COMPACT {
+            assert!(Template::compile(src).is_ok(), "partials/{name}");
+            assert!(registry().has_template(&format!("partials/{name}")));
+        }
+    }
+
+    #[test]
+    fn a_projects_partial_replaces_the_builtin_one() {
+        let text = "{{> partials/t}}";
+        let ours = registry_for(&[("t".into(), "ours {{v}}\n".into())]).unwrap();
+        let out = render(
+            &ours,
+            "x",
+            &Source::User(text),
+            &mut Context::from(json!({"v": 1})),
+        );
+        assert_eq!(out.unwrap(), "ours 1\n");
+        let bad = registry_for(&[("t".into(), "{{#if}}".into())])
+            .err()
+            .unwrap();
+        assert!(
+            bad.to_string().starts_with("template partials/t: line 1"),
+            "{bad}"
+        );
     }
 
     #[test]

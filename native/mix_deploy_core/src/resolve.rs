@@ -9,18 +9,20 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use crate::account::{self, Account};
-use crate::context;
 use crate::error::{suggest, Error, Errors};
 use crate::input::{Input, Project};
 use crate::spec::{self, Default, Kind, Side, Spec};
 use crate::term::Term;
+use crate::view::View;
 
-/// The resolved config of one namespace: the template context (keys named exactly
-/// like config keys, plus the derived helpers documented in docs/templates.md) and
-/// the warnings found on the way.
+/// The resolved config of one namespace: the typed view of the keys Rust code
+/// reads, the template context (keys named exactly like config keys, custom keys
+/// included; the helpers are added by `generate::template_context`) and the
+/// warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub side: Side,
+    pub view: View,
     pub context: Map<String, Value>,
     pub warnings: Vec<String>,
     /// Shared keys taken from the other namespace (only it sets them).
@@ -36,21 +38,32 @@ impl Resolved {
             self.side.namespace()
         }
     }
-    /// A string value; resolution guarantees presence for every string key.
-    pub fn str(&self, key: &str) -> &str {
-        context::get_str(&self.context, key)
-    }
-    pub fn opt_str(&self, key: &str) -> Option<&str> {
-        context::get_opt_str(&self.context, key)
-    }
-    pub fn int(&self, key: &str) -> i64 {
-        context::get_int(&self.context, key)
-    }
-    pub fn bool(&self, key: &str) -> bool {
-        context::get_bool(&self.context, key)
-    }
-    pub fn strings(&self, key: &str) -> Vec<String> {
-        context::get_strings(&self.context, key)
+
+    /// Errors found in the resolved config, each naming the namespace where its
+    /// key was written (a shared key may come from the other one).
+    pub fn written_in(&self, errors: Errors) -> Errors {
+        Errors(
+            errors
+                .0
+                .into_iter()
+                .map(|e| match e {
+                    Error::InvalidValue {
+                        key,
+                        value,
+                        expected,
+                        hint,
+                        ..
+                    } => Error::InvalidValue {
+                        ns: self.namespace_of(&key).to_string(),
+                        key,
+                        value,
+                        expected,
+                        hint,
+                    },
+                    other => other,
+                })
+                .collect(),
+        )
     }
 }
 
@@ -109,9 +122,10 @@ fn resolve_side(
         }
     }
     let warnings = r.custom_keys(own, &mut context);
-    let errors = std::mem::take(&mut r.errors);
-    errors.into_result(Resolved {
+    std::mem::take(&mut r.errors).into_result(())?;
+    Ok(Resolved {
         side,
+        view: View::read(&context, side),
         context,
         warnings,
         borrowed,
@@ -562,7 +576,6 @@ impl Resolver<'_> {
 
     /// The typed JSON value of one key, validated for its kind.
     fn typed(&mut self, spec: &'static Spec) -> Option<Value> {
-        let ns_newline = self.side == Side::Systemd;
         match spec.kind {
             Kind::Text
             | Kind::Path
@@ -585,121 +598,132 @@ impl Resolver<'_> {
             Kind::Limit => self.limit(spec),
             Kind::TextList => {
                 let items = self.text_items(spec)?;
-                if ns_newline {
+                if self.side == Side::Systemd {
                     self.no_newlines(spec.key, &items)?;
                 }
                 Some(json!(items))
             }
-            Kind::PathList => {
-                let items = self.text_items(spec)?;
-                let mut ok = true;
-                for item in &items {
-                    // systemd's path lists take "-" (ignore if missing) and "+"
-                    // (relative to RootDirectory=) before the path.
-                    let path = match self.side {
-                        Side::Systemd => item.strip_prefix(['-', '+']).unwrap_or(item),
-                        Side::Deploy => item,
-                    };
-                    if let Some((expected, hint)) = check_path(path) {
-                        self.invalid(spec.key, &Term::Str(item.clone()), expected, hint);
-                        ok = false;
-                    }
-                }
-                ok.then(|| json!(items))
-            }
-            Kind::EnvVars => {
-                let items = self.text_items(spec)?;
-                if ns_newline {
-                    self.no_newlines(spec.key, &items)?;
-                }
-                let mut ok = true;
-                for item in &items {
-                    let name = item.split_once('=').map(|(n, _)| n);
-                    if !name.is_some_and(is_env_name) {
-                        self.invalid(
-                            spec.key,
-                            &Term::Str(item.clone()),
-                            "\"NAME=value\" where NAME is letters, digits and _ and does not start with a digit",
-                            None,
-                        );
-                        ok = false;
-                    }
-                }
-                ok.then(|| json!(items))
-            }
-            Kind::Templates => {
-                let items = self.list(spec)?;
-                let mut names = Vec::new();
-                for item in items {
-                    let name = match &item {
-                        Term::Str(s) | Term::Atom(s) => s.clone(),
-                        other => {
-                            self.invalid(
-                                spec.key,
-                                other,
-                                "a list of template names such as \"start\"",
-                                None,
-                            );
-                            continue;
-                        }
-                    };
-                    if !is_template_name(&name) {
-                        self.invalid(
-                            spec.key,
-                            &item,
-                            "a template name: letters, digits, -, _ and ., no path",
-                            None,
-                        );
-                        continue;
-                    }
-                    if !names.contains(&name) {
-                        names.push(name);
-                    }
-                }
-                Some(json!(names))
-            }
-            Kind::Dirs => {
-                let items = self.list(spec)?;
-                let mut names: Vec<String> = Vec::new();
-                for item in items {
-                    let name = match &item {
-                        Term::Atom(s) | Term::Str(s) => s.clone(),
-                        _ => String::new(),
-                    };
-                    if spec::dir_names().any(|d| d == name) {
-                        if !names.contains(&name) {
-                            names.push(name);
-                        }
-                    } else {
-                        let hint = suggest(&name, spec::dir_names())
-                            .map(|s| format!("did you mean :{s}?"));
-                        let names: Vec<String> =
-                            spec::dir_names().map(|d| format!(":{d}")).collect();
-                        self.invalid(
-                            spec.key,
-                            &item,
-                            &format!("a list of {}", names.join(", ")),
-                            hint,
-                        );
-                    }
-                }
-                Some(json!(names))
-            }
-            Kind::Keys => {
-                let items = self.list(spec)?;
-                let mut keys = Vec::new();
-                for item in items {
-                    match item {
-                        Term::Atom(s) | Term::Str(s) => keys.push(s),
-                        other => {
-                            self.invalid(spec.key, &other, "a list of key names (atoms)", None)
-                        }
-                    }
-                }
-                Some(json!(keys))
-            }
+            Kind::PathList => self.path_list(spec),
+            Kind::EnvVars => self.env_vars(spec),
+            Kind::Templates => self.templates(spec),
+            Kind::Dirs => self.dirs(spec),
+            Kind::Keys => self.keys(spec),
             Kind::CopyFiles => self.copy_files(spec),
         }
+    }
+
+    /// Absolute paths; on the systemd side each may carry a `-` or `+` prefix.
+    fn path_list(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.text_items(spec)?;
+        let mut ok = true;
+        for item in &items {
+            // systemd's path lists take "-" (ignore if missing) and "+"
+            // (relative to RootDirectory=) before the path.
+            let path = match self.side {
+                Side::Systemd => item.strip_prefix(['-', '+']).unwrap_or(item),
+                Side::Deploy => item,
+            };
+            if let Some((expected, hint)) = check_path(path) {
+                self.invalid(spec.key, &Term::Str(item.clone()), expected, hint);
+                ok = false;
+            }
+        }
+        ok.then(|| json!(items))
+    }
+
+    /// `NAME=value` items with a valid variable name.
+    fn env_vars(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.text_items(spec)?;
+        if self.side == Side::Systemd {
+            self.no_newlines(spec.key, &items)?;
+        }
+        let mut ok = true;
+        for item in &items {
+            let name = item.split_once('=').map(|(n, _)| n);
+            if !name.is_some_and(is_env_name) {
+                self.invalid(
+                    spec.key,
+                    &Term::Str(item.clone()),
+                    "\"NAME=value\" where NAME is letters, digits and _ and does not start with a digit",
+                    None,
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| json!(items))
+    }
+
+    /// Template names, each once.
+    fn templates(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut names = Vec::new();
+        for item in items {
+            let name = match &item {
+                Term::Str(s) | Term::Atom(s) => s.clone(),
+                other => {
+                    self.invalid(
+                        spec.key,
+                        other,
+                        "a list of template names such as \"start\"",
+                        None,
+                    );
+                    continue;
+                }
+            };
+            if !is_template_name(&name) {
+                self.invalid(
+                    spec.key,
+                    &item,
+                    "a template name: letters, digits, -, _ and ., no path",
+                    None,
+                );
+                continue;
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Some(json!(names))
+    }
+
+    /// Standard directory names, each once, in the order written.
+    fn dirs(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut names: Vec<String> = Vec::new();
+        for item in items {
+            let name = match &item {
+                Term::Atom(s) | Term::Str(s) => s.clone(),
+                _ => String::new(),
+            };
+            if spec::dir_names().any(|d| d == name) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            } else {
+                let hint = suggest(&name, spec::dir_names()).map(|s| format!("did you mean :{s}?"));
+                let names: Vec<String> = spec::dir_names().map(|d| format!(":{d}")).collect();
+                self.invalid(
+                    spec.key,
+                    &item,
+                    &format!("a list of {}", names.join(", ")),
+                    hint,
+                );
+            }
+        }
+        Some(json!(names))
+    }
+
+    /// Key names (atoms or strings).
+    fn keys(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut keys = Vec::new();
+        for item in items {
+            match item {
+                Term::Atom(s) | Term::Str(s) => keys.push(s),
+                other => self.invalid(spec.key, &other, "a list of key names (atoms)", None),
+            }
+        }
+        Some(json!(keys))
     }
 
     fn no_newlines(&mut self, key: &str, items: &[String]) -> Option<()> {

@@ -81,7 +81,8 @@ pub fn disagreements(
     deploy: &serde_json::Map<String, Value>,
     systemd: &serde_json::Map<String, Value>,
 ) -> Vec<String> {
-    if crate::context::get_strings(deploy, "templates").is_empty() {
+    let scripts = deploy.get("templates").and_then(Value::as_array);
+    if scripts.is_none_or(|t| t.is_empty()) {
         return Vec::new();
     }
     let set_in = |config: &[(String, Term)], key: &str| config.iter().any(|(k, _)| k == key);

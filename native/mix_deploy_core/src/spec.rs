@@ -116,6 +116,7 @@ impl Spec {
 /// A standard directory: an entry of `dirs`, configured by the keys
 /// `{name}_directory`, `{name}_directory_base`, `{name}_directory_mode` and
 /// `{name}_dir`.
+#[derive(Debug)]
 pub struct Dir {
     pub name: &'static str,
     /// Its variable in the scripts and in the unit's Environment= lines.

@@ -129,8 +129,8 @@ fn a_key_set_under_mix_systemd_only_reaches_the_scripts() {
     ] {
         assert_eq!(d.context[key], s.context[key], "{key}");
     }
-    assert_eq!(d.str("app_user"), "app");
-    assert_eq!(d.str("deploy_dir"), "/opt/foo-bar");
+    assert_eq!(d.context["app_user"], "app");
+    assert_eq!(d.context["deploy_dir"], "/opt/foo-bar");
     assert!(d.warnings.is_empty(), "{:?}", d.warnings);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 
@@ -175,10 +175,10 @@ fn a_key_set_under_mix_deploy_only_reaches_the_unit() {
 #[test]
 fn defaults_apply_when_neither_namespace_sets_a_key() {
     let (d, s) = both(&[], &[]);
-    assert_eq!(d.str("app_user"), "deploy");
-    assert_eq!(s.str("app_user"), "foo-bar");
-    assert_eq!(d.str("deploy_dir"), "/srv/foo-bar");
-    assert_eq!(s.str("deploy_dir"), "/srv/foo-bar");
+    assert_eq!(d.context["app_user"], "deploy");
+    assert_eq!(s.context["app_user"], "foo-bar");
+    assert_eq!(d.context["deploy_dir"], "/srv/foo-bar");
+    assert_eq!(s.context["deploy_dir"], "/srv/foo-bar");
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn both_namespaces_keep_their_own_values_and_a_disagreement_warns() {
     for side in [Side::Deploy, Side::Systemd] {
         let r = resolved(side, &deploy, &systemd);
         let expect = if side == Side::Deploy { "app" } else { "www" };
-        assert_eq!(r.str("app_user"), expect);
+        assert_eq!(r.context["app_user"], expect);
         let w: Vec<&String> = r
             .warnings
             .iter()
@@ -204,7 +204,7 @@ fn both_namespaces_keep_their_own_values_and_a_disagreement_warns() {
     }
     // app_group: mix_systemd sets it, so mix_deploy takes it: no warning for it.
     let d = resolved(Side::Deploy, &deploy, &systemd);
-    assert_eq!(d.str("app_group"), "www");
+    assert_eq!(d.context["app_group"], "www");
     assert!(
         !d.warnings.iter().any(|w| w.starts_with("app_group")),
         "{:?}",
@@ -285,7 +285,7 @@ fn side_keys_stay_on_their_side() {
         ("expand_keys", json!([a("my_key")])),
     ];
     let d = resolved(Side::Deploy, &[], &systemd);
-    assert_eq!(d.str("output_dir"), "_build/prod/deploy");
+    assert_eq!(d.context["output_dir"], "_build/prod/deploy");
     assert_eq!(d.context["expand_keys"], json!([]));
     assert!(!d.context.contains_key("paranoia"));
 }
