@@ -179,7 +179,7 @@ defmodule MixDeploy.TasksTest do
       {"deploy.init", "mix deploy.init [--force | -f]"},
       {"deploy.generate", "mix deploy.generate [--check]"},
       {"deploy.local", "mix deploy.local [--release-vsn VSN]"},
-      {"deploy.local.rollback", "mix deploy.local.rollback [--release DIR]"},
+      {"deploy.local.rollback", "mix deploy.local.rollback [--release NAME_OR_VERSION]"},
       {"systemd.init", "mix systemd.init [--force | -f]"},
       {"systemd.generate", "mix systemd.generate [--check]"}
     ]

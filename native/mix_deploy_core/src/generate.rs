@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use handlebars::Context;
+use handlebars::{Context, Handlebars};
 use serde_json::{Map, Value};
 
 use crate::error::{suggest, Error, Errors};
@@ -71,35 +71,7 @@ pub fn plan(
     let hb = render::registry_for(&project_partials(&template_dir))?;
     let mut files = Vec::new();
     for job in jobs {
-        let user_file = template_dir.join(format!("{}.hbs", job.template));
-        let user_text = fs::read_to_string(&user_file).ok();
-        let builtin = match side {
-            Side::Deploy => templates::deploy(&job.template),
-            Side::Systemd => templates::systemd(&job.template),
-        };
-        let (source, origin) = match (&user_text, builtin) {
-            (Some(text), _) => (Source::User(text), shown(root, &user_file)),
-            (None, Some(_)) => (
-                Source::Builtin(format!("{}/{}", group(side), job.template)),
-                "built-in".to_string(),
-            ),
-            (None, None) => {
-                let names = templates::DEPLOY
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .filter(|n| !SPECIAL.contains(n));
-                errors.push(Error::InvalidValue {
-                    ns: side.namespace().into(),
-                    key: "templates".into(),
-                    value: format!("{:?}", job.template),
-                    expected: format!("a built-in template or a file {}", shown(root, &user_file)),
-                    hint: suggest(&job.template, names).map(|s| format!("did you mean {s:?}?")),
-                });
-                continue;
-            }
-        };
-        set_header(&mut ctx, side, &job.template, &origin, view);
-        match render::render(&hb, &job.template, &source, &mut ctx) {
+        match render_template(resolved, root, side, &hb, &mut ctx, &job.template) {
             Ok(contents) => files.push(Planned {
                 shown: shown(root, &job.target),
                 path: job.target,
@@ -125,6 +97,66 @@ pub fn template_context(resolved: &Resolved) -> Map<String, Value> {
     helpers::add_helpers(&mut ctx, &resolved.view);
     units::add_unit_helpers(&mut ctx, &resolved.view);
     ctx
+}
+
+/// Renders `template` of `side`: the project's `template_dir/<template>.hbs` when
+/// there is one, else the built-in.
+fn render_template(
+    resolved: &Resolved,
+    root: &Path,
+    side: Side,
+    hb: &Handlebars,
+    ctx: &mut Context,
+    template: &str,
+) -> Result<String, Error> {
+    let user_file = root
+        .join(&resolved.view.template_dir)
+        .join(format!("{template}.hbs"));
+    let user_text = fs::read_to_string(&user_file).ok();
+    let builtin = match side {
+        Side::Deploy => templates::deploy(template),
+        Side::Systemd => templates::systemd(template),
+    };
+    let (source, origin) = match (&user_text, builtin) {
+        (Some(text), _) => (Source::User(text), shown(root, &user_file)),
+        (None, Some(_)) => (
+            Source::Builtin(format!("{}/{template}", group(side))),
+            "built-in".to_string(),
+        ),
+        (None, None) => {
+            let names = templates::DEPLOY
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| !SPECIAL.contains(n));
+            return Err(Error::InvalidValue {
+                ns: side.namespace().into(),
+                key: "templates".into(),
+                value: format!("{template:?}"),
+                expected: format!("a built-in template or a file {}", shown(root, &user_file)),
+                hint: suggest(template, names).map(|s| format!("did you mean {s:?}?")),
+            });
+        }
+    };
+    set_header(ctx, side, template, &origin, &resolved.view);
+    render::render(hb, template, &source, ctx)
+}
+
+/// `mix deploy.local` and `mix deploy.local.rollback`: the project's deploy script
+/// `template` rendered in memory exactly as `mix deploy.generate` writes it (from
+/// the project's override and partials when it has them), for the task to run.
+pub fn render_script(input: &Input, template: &str) -> Result<String, Errors> {
+    let resolved = resolve(input, Side::Deploy)?;
+    let root = project_root(input);
+    let hb = render::registry_for(&project_partials(&root.join(&resolved.view.template_dir)))?;
+    let mut ctx = Context::from(Value::Object(template_context(&resolved)));
+    Ok(render_template(
+        &resolved,
+        &root,
+        Side::Deploy,
+        &hb,
+        &mut ctx,
+        template,
+    )?)
 }
 
 /// The project's partials, `template_dir/partials/<name>.hbs`: overrides of

@@ -189,6 +189,7 @@ const fn dir(
 pub fn dir_names() -> impl Iterator<Item = &'static str> + Clone {
     DIRS.iter().map(|d| d.name)
 }
+
 pub const RELEASE_SYSTEMS: &[&str] = &["mix", "distillery"];
 pub const RESTART_METHODS: &[&str] = &["systemctl", "systemd_flag", "touch"];
 pub const SERVICE_TYPES: &[&str] = &["simple", "exec", "notify", "forking"];
