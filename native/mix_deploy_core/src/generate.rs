@@ -240,32 +240,14 @@ fn deploy_jobs(v: &View, d: &DeployView, root: &Path) -> Result<Vec<Job>, Errors
 
 fn systemd_jobs(v: &View, root: &Path) -> Vec<Job> {
     let dir = root.join(&v.output_dir);
-    let service = &v.service_name;
-    let mut jobs = vec![Job {
-        template: "service".into(),
-        target: dir.join(format!("{service}.service")),
-        mode: 0o644,
-    }];
-    if v.restart_method == "systemd_flag" {
-        for (template, suffix) in [
-            ("restart.path", "-restart.path"),
-            ("restart.service", "-restart.service"),
-        ] {
-            jobs.push(Job {
-                template: template.into(),
-                target: dir.join(format!("{service}{suffix}")),
-                mode: 0o644,
-            });
-        }
-    }
-    if v.runtime_environment_service_script.is_some() {
-        jobs.push(Job {
-            template: "runtime-environment.service".into(),
-            target: dir.join(format!("{service}-runtime-environment.service")),
+    v.units()
+        .into_iter()
+        .map(|(template, name)| Job {
+            template: template.into(),
+            target: dir.join(name),
             mode: 0o644,
-        });
-    }
-    jobs
+        })
+        .collect()
 }
 
 /// Units in output_dir that carry our marker but are not in the plan any more.
