@@ -82,7 +82,7 @@ pub fn disagreements(
     systemd: &serde_json::Map<String, Value>,
 ) -> Vec<String> {
     let scripts = deploy.get("templates").and_then(Value::as_array);
-    if scripts.is_none_or(|t| t.is_empty()) {
+    if scripts.map_or(true, |t| t.is_empty()) {
         return Vec::new();
     }
     let set_in = |config: &[(String, Term)], key: &str| config.iter().any(|(k, _)| k == key);
