@@ -36,6 +36,11 @@ config :mix_systemd,
   app_user: "app",
   app_group: "app"
 
+# Socket activation (the end-to-end test turns it on): systemd holds the port and
+# hello takes it as fd 3, so restarts refuse no connection. A key both tasks read,
+# so one line does it (mix deploy.generate takes it from :mix_systemd):
+#   config :mix_systemd, listen_stream: "127.0.0.1:4780"
+
 # The deploy scripts generated into bin/ (only what the unit does not need).
 config :mix_deploy,
   # Install config/environment as /etc/hello/environment: the deploy user may

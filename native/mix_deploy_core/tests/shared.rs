@@ -77,6 +77,7 @@ fn the_documented_shared_keys_are_shared_and_side_keys_are_not() {
         "systemd_version",
         "runtime_environment_service_script",
         "pid_file",
+        "listen_stream",
     ] {
         assert!(is_shared(key), "{key} should be shared");
     }
