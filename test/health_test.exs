@@ -30,7 +30,6 @@ defmodule MixDeploy.HealthTest do
     """)
   end
 
-  @priv Path.expand("../priv/templates/deploy", __DIR__)
   @show "systemctl show -p LoadState -p ActiveState -p SubState -p Result -p MainPID -p NRestarts -p InvocationID -- foo-bar"
   @old "20240101000000"
   @new "20240102000000"
@@ -173,12 +172,6 @@ defmodule MixDeploy.HealthTest do
           assert bash_n(path) == ""
         end
       end
-    end
-
-    test "restart and validate-service share the check, byte for byte" do
-      block = ~r/# --- Validation shared by .*# --- End of the shared validation\. ---\n/s
-      [check] = Regex.run(block, File.read!(Path.join(@priv, "validate-service.hbs")))
-      assert Regex.run(block, File.read!(Path.join(@priv, "restart.hbs"))) == [check]
     end
 
     test "config values are the scripts' defaults; the environment overrides them", %{

@@ -9,7 +9,6 @@ defmodule MixDeploy.ReleaseTest do
 
   @templates ["release", "rollback", "extract-release"]
   @reader Path.expand("support/read_current_loop.sh", __DIR__)
-  @priv Path.expand("../priv/templates/deploy", __DIR__)
   # Variables the scripts and tasks read; unset so the runner's environment cannot leak in.
   @script_env ~w(RELEASE RELEASE_VSN RELEASE_NAME RELEASE_TAR DESTDIR LOCK_TIMEOUT
                  KEEP_RELEASES BUILD_PATH DEPLOY_DIR RELEASES_DIR CURRENT_DIR
@@ -133,15 +132,6 @@ defmodule MixDeploy.ReleaseTest do
           end
         end)
       end
-    end
-
-    test "release and extract-release share one template, rollback and restart its shared part" do
-      release = File.read!(Path.join(@priv, "release.hbs"))
-      assert File.read!(Path.join(@priv, "extract-release.hbs")) == release
-      shared = ~r/# --- Shared by deploy-release.*# --- End of the shared part\. ---\n/s
-      [block] = Regex.run(shared, release)
-      assert Regex.run(shared, File.read!(Path.join(@priv, "rollback.hbs"))) == [block]
-      assert Regex.run(shared, File.read!(Path.join(@priv, "restart.hbs"))) == [block]
     end
   end
 

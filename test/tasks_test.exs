@@ -95,6 +95,39 @@ defmodule MixDeploy.TasksTest do
     end)
   end
 
+  test "deploy.init copies the partials; generate uses a project's partial", %{tmp_dir: dir} do
+    in_project(dir, :foo_bar, [deploy: [templates: ["start", "stop", "clean-target"]]], fn ->
+      mix("deploy.init")
+
+      assert_received {:mix_shell, :info,
+                       ["* creating rel/templates/deploy/partials/systemctl-run.hbs"]}
+
+      builtin = File.read!("rel/templates/deploy/partials/systemctl-run.hbs")
+      assert builtin =~ "systemctl_run() {"
+      mix("deploy.generate")
+      assert File.read!("bin/deploy-start") =~ "sudo -n \"$SYSTEMCTL\" \"$@\""
+
+      File.write!(
+        "rel/templates/deploy/partials/systemctl-run.hbs",
+        "systemctl_run() { echo {{q service_name}} \"$@\"; }\n"
+      )
+
+      mix("deploy.generate")
+
+      for script <- ~w(bin/deploy-start bin/deploy-stop) do
+        text = File.read!(script)
+        assert text =~ "systemctl_run() { echo 'foo-bar' \"$@\"; }\n", script
+        refute text =~ "sudo -n \"$SYSTEMCTL\""
+      end
+
+      refute File.read!("bin/deploy-clean-target") =~ "systemctl_run"
+
+      File.write!("rel/templates/deploy/partials/systemctl-run.hbs", "{{#if}}\n")
+      error = assert_raise Mix.Error, fn -> mix("deploy.generate") end
+      assert error.message =~ "template partials/systemctl-run: line 2"
+    end)
+  end
+
   test "systemd.init and systemd.generate use the :mix_systemd config", %{tmp_dir: dir} do
     in_project(dir, :foo_bar, [systemd: [app_user: "app"]], fn ->
       mix("systemd.init")

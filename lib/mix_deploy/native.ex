@@ -1,6 +1,6 @@
 defmodule MixDeploy.Native do
   @moduledoc false
-  # The Rust NIF. Every function takes the JSON document built by MixDeploy.Input.
+  # The Rust NIF. Every function takes the JSON document built by MixDeploy.Task.input/2.
 
   for source <- MixDeploy.Build.sources(), do: @external_resource(source)
   MixDeploy.Build.ensure!()

@@ -8,8 +8,9 @@ defmodule Mix.Tasks.Deploy.Init do
       * creating rel/templates/deploy/start.hbs
       * skipping rel/templates/deploy/stop.hbs
 
-  Templates go to `template_dir` (default `rel/templates/deploy`). Edit them and run
-  `mix deploy.generate`; a file there overrides the built-in of the same name.
+  Templates go to `template_dir` (default `rel/templates/deploy`), the partials
+  they share to its `partials/` directory. Edit them and run `mix deploy.generate`;
+  a file there overrides the built-in of the same name.
   Existing files are kept (reported as skipped) unless `--force` is given.
 
   ## Command line options

@@ -26,8 +26,6 @@ pub struct Options {
     pub check: bool,
     /// Overwrite existing files (init tasks).
     pub force: bool,
-    /// Rollback target (`RELEASE=` / `--release`).
-    pub release: Option<String>,
 }
 
 #[derive(Debug, Clone)]

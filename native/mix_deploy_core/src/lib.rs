@@ -1,15 +1,32 @@
 //! mix_deploy's core: everything between the Mix task's JSON document and the
-//! files on disk. `resolve` computes every config key, `generate` renders every
-//! output in memory and only then writes, `release` deploys and rolls back
-//! releases on the local machine. No Erlang here: the NIF crate is a thin boundary.
+//! files on disk. No Erlang here: the NIF crate is a thin boundary.
+//!
+//! The modules form layers, lowest first. A module uses only modules of lower
+//! layers, never one of its own layer (tests/layers.rs checks this list):
+//!
+//! 1. `term`, `error`, `account`, `quote`, `templates`: leaves (config terms, error
+//!    reports, the current account, shell/systemd/YAML quoting, the embedded
+//!    templates).
+//! 2. `input`: the task's JSON document.
+//! 3. `spec`: every config key, its kind and its default, derived ones included.
+//! 4. `view`: the typed view of the resolved keys Rust code reads.
+//! 5. `resolve`: raw config to the template context and the view.
+//! 6. `helpers`, `units`: the deploy and unit template helpers, and the
+//!    whole-config unit checks.
+//! 7. `render`: Handlebars set up for scripts and units.
+//! 8. `output`: writing files atomically, reporting changes.
+//! 9. `generate`: the generate and init tasks, composing resolve, helpers, render
+//!    and output.
+//! 10. `release`: deploying and rolling back releases on the local machine.
+//! 11. `api` (in this file): the JSON-in entry points the NIF calls.
 
 pub mod account;
-pub mod context;
-pub mod derive;
 pub mod error;
 pub mod generate;
+pub mod helpers;
 pub mod input;
 pub mod output;
+pub mod quote;
 pub mod release;
 pub mod render;
 pub mod resolve;
@@ -17,6 +34,7 @@ pub mod spec;
 pub mod templates;
 pub mod term;
 pub mod units;
+pub mod view;
 
 pub use error::{Error, Errors};
 pub use generate::Report;
@@ -57,10 +75,11 @@ pub mod api {
         release::run_json(json, release::rollback)
     }
 
-    /// The resolved config as JSON (for `mix deploy.config`-style inspection and tests).
+    /// The template context of `side` as JSON: every resolved key plus the helpers
+    /// templates see (for tests, and to check that the NIF is loaded).
     pub fn resolve(json: &str, side: Side) -> Result<String, Errors> {
         let input = Input::parse(json)?;
         let resolved = resolve::resolve(&input, side)?;
-        Ok(serde_json::Value::Object(resolved.context).to_string())
+        Ok(serde_json::Value::Object(generate::template_context(&resolved)).to_string())
     }
 }

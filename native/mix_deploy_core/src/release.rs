@@ -118,9 +118,9 @@ fn trim_slash(path: &str) -> &str {
 impl Target {
     pub fn new(r: &Resolved, o: &LocalOptions) -> Result<Target, Error> {
         let destdir = o.destdir.clone().unwrap_or_default();
-        let releases_dir = trim_slash(r.str("releases_dir")).to_string();
-        let current_dir = trim_slash(r.str("current_dir")).to_string();
-        let deploy_dir = trim_slash(r.str("deploy_dir")).to_string();
+        let releases_dir = trim_slash(r.view.releases_dir.as_str()).to_string();
+        let current_dir = trim_slash(r.view.current_dir.as_str()).to_string();
+        let deploy_dir = trim_slash(r.view.deploy_dir.as_str()).to_string();
         let lock_timeout = match nonempty(&o.lock_timeout) {
             None => 60,
             Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().unwrap_or(u64::MAX),
@@ -131,7 +131,7 @@ impl Target {
             }
         };
         let keep = match nonempty(&o.keep_releases) {
-            None => usize::try_from(r.int("keep_releases").max(1)).unwrap_or(1),
+            None => usize::try_from(keep_releases(r).max(1)).unwrap_or(1),
             Some(s) => match s.parse::<usize>() {
                 Ok(n) if n > 0 && s.bytes().all(|b| b.is_ascii_digit()) => n,
                 _ => {
@@ -149,10 +149,10 @@ impl Target {
             releases_dir,
             current_dir,
             release_name: nonempty(&o.release_name)
-                .unwrap_or(r.str("release_name"))
+                .unwrap_or(r.view.release_name.as_str())
                 .to_string(),
-            user: r.str("deploy_user").to_string(),
-            group: r.str("app_group").to_string(),
+            user: r.view.deploy_user.as_str().to_string(),
+            group: r.view.app_group.as_str().to_string(),
             keep,
             lock_timeout: Duration::from_secs(lock_timeout),
         })
@@ -493,7 +493,7 @@ fn release_tar(
     if let Some(tar) = nonempty(&o.release_tar) {
         return (tar.to_string(), root.join(tar));
     }
-    let build_path = r.str("build_path");
+    let build_path = r.view.build_path.as_str();
     let vsn = match nonempty(&o.release_vsn) {
         Some(v) => v.to_string(),
         None => {
@@ -507,10 +507,10 @@ fn release_tar(
                         .next()
                         .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
                 })
-                .unwrap_or_else(|| r.str("version").to_string())
+                .unwrap_or_else(|| r.view.version.clone())
         }
     };
-    let shown = if r.str("release_system") == "distillery" {
+    let shown = if r.view.release_system.as_str() == "distillery" {
         format!("{build_path}/rel/{release_name}/releases/{vsn}/{release_name}.tar.gz")
     } else {
         format!("{build_path}/{release_name}-{vsn}.tar.gz")
@@ -557,8 +557,16 @@ fn extract(tar: &Path, dir: &Path) -> Result<(), String> {
     }
 }
 
+/// keep_releases of the deploy side (the only side a local deploy resolves).
+fn keep_releases(r: &Resolved) -> i64 {
+    match &r.view.sided {
+        crate::view::Sided::Deploy(d) => d.keep_releases,
+        crate::view::Sided::Systemd(_) => unreachable!("release.rs resolves the deploy side"),
+    }
+}
+
 fn missing_tar(r: &Resolved, shown: &str) -> Error {
-    let hint = if r.str("release_system") == "distillery" {
+    let hint = if r.view.release_system.as_str() == "distillery" {
         "  Build it with 'mix distillery.release', or set RELEASE_VSN or RELEASE_TAR."
     } else {
         "  Build it with 'mix release'; the release in mix.exs needs steps: [:assemble, :tar]\n  to write the tar. Or set RELEASE_VSN or RELEASE_TAR."

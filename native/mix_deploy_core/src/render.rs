@@ -4,6 +4,7 @@
 //! built-in template is compiled the first time it is used, so a task pays only for
 //! the templates it renders; a user's override is rendered against the same helpers.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use handlebars::{
@@ -13,6 +14,9 @@ use handlebars::{
 use serde_json::Value;
 
 use crate::error::{suggest, Error};
+use crate::quote::{
+    octal_mode, shell_quote, systemd_arg_quote, systemd_env_quote, unit_value, yaml_quote,
+};
 use crate::templates;
 
 /// Where a template comes from.
@@ -24,38 +28,28 @@ pub enum Source<'a> {
 }
 
 /// Renders one template with the context (one `Context` serves every template of a
-/// task: building it copies the whole config).
-pub fn render(name: &str, source: &Source, ctx: &mut Context) -> Result<String, Error> {
+/// task: building it copies the whole config) and the registry from `registry_for`.
+pub fn render(
+    hb: &Handlebars,
+    name: &str,
+    source: &Source,
+    ctx: &mut Context,
+) -> Result<String, Error> {
     let error = |message: String| Error::Template {
         name: name.to_string(),
         message,
     };
-    let compile_error = |e: TemplateError| {
-        let at = e
-            .pos()
-            .map(|(l, c)| format!("line {l}, column {c}: "))
-            .unwrap_or_default();
-        format!("{at}{}", e.reason())
-    };
     let compiled;
-    let (template, literals) = match source {
-        Source::Builtin(key) => {
-            let (template, literals) =
-                builtin(key).ok_or_else(|| error(format!("no built-in template {key}")))?;
-            (
-                template.as_ref().map_err(|e| error(e.clone()))?,
-                literals.clone(),
-            )
-        }
+    let template = match source {
+        Source::Builtin(key) => builtin(key)
+            .ok_or_else(|| error(format!("no built-in template {key}")))?
+            .as_ref()
+            .map_err(|e| error(e.clone()))?,
         Source::User(text) => {
             compiled = Template::compile(text).map_err(|e| error(compile_error(e)))?;
-            (&compiled, Value::Null)
+            &compiled
         }
     };
-    if let Value::Object(map) = ctx.data_mut() {
-        map.insert("__lit".into(), literals);
-    }
-    let hb = registry();
     let mut out = StringOutput::new();
     template
         .render(hb, ctx, &mut RenderContext::new(None), &mut out)
@@ -65,15 +59,19 @@ pub fn render(name: &str, source: &Source, ctx: &mut Context) -> Result<String, 
         .map_err(|e| error(e.to_string()))
 }
 
+/// "line 3, column 6: unexpected token"
+fn compile_error(e: TemplateError) -> String {
+    let at = e
+        .pos()
+        .map(|(l, c)| format!("line {l}, column {c}: "))
+        .unwrap_or_default();
+    format!("{at}{}", e.reason())
+}
+
 /// The built-in `deploy/<name>` or `systemd/<name>` in its compact form (see
-/// build.rs), compiled on first use, with the literal lines it refers to.
-fn builtin(key: &str) -> Option<&'static (Result<Template, String>, Value)> {
-    type Slot = (
-        String,
-        &'static str,
-        &'static [&'static str],
-        OnceLock<(Result<Template, String>, Value)>,
-    );
+/// build.rs), compiled on first use.
+fn builtin(key: &str) -> Option<&'static Result<Template, String>> {
+    type Slot = (String, &'static str, OnceLock<Result<Template, String>>);
     static SLOTS: OnceLock<Vec<Slot>> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| {
         [
@@ -82,30 +80,50 @@ fn builtin(key: &str) -> Option<&'static (Result<Template, String>, Value)> {
         ]
         .iter()
         .flat_map(|(group, list)| {
-            list.iter().map(move |(name, src, literals)| {
-                (format!("{group}/{name}"), *src, *literals, OnceLock::new())
-            })
+            list.iter()
+                .map(move |(name, src)| (format!("{group}/{name}"), *src, OnceLock::new()))
         })
         .collect()
     });
-    let (_, src, literals, slot) = slots.iter().find(|(k, _, _, _)| k == key)?;
-    Some(slot.get_or_init(|| {
-        let lits = literals
-            .iter()
-            .enumerate()
-            .map(|(i, text)| (format!("l{i}"), Value::String(text.to_string())))
-            .collect();
-        (
-            Template::compile(src).map_err(|e| e.to_string()),
-            Value::Object(lits),
-        )
-    }))
+    let (_, src, slot) = slots.iter().find(|(k, _, _)| k == key)?;
+    Some(slot.get_or_init(|| Template::compile(src).map_err(|e| e.to_string())))
 }
 
-/// The process-wide registry: settings and helpers, no templates.
+/// The process-wide registry: settings, helpers and the built-in partials, each
+/// registered as `partials/<name>` (a template includes it as `{{> partials/<name>}}`).
 pub fn registry() -> &'static Handlebars<'static> {
     static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
-    REGISTRY.get_or_init(new_registry)
+    REGISTRY.get_or_init(|| {
+        let mut hb = new_registry();
+        for (name, src) in templates::DEPLOY_PARTIALS_COMPACT {
+            // A built-in that does not compile is reported when it is used.
+            if let Ok(t) = Template::compile(src) {
+                hb.register_template(&format!("partials/{name}"), t);
+            }
+        }
+        hb
+    })
+}
+
+/// The registry for a project: the process-wide one, or, when the project has its
+/// own partials (`(name, text)`, e.g. from rel/templates/deploy/partials/), a copy
+/// with those registered over the built-ins.
+pub fn registry_for(
+    partials: &[(String, String)],
+) -> Result<Cow<'static, Handlebars<'static>>, Error> {
+    if partials.is_empty() {
+        return Ok(Cow::Borrowed(registry()));
+    }
+    let mut hb = registry().clone();
+    for (name, text) in partials {
+        let key = format!("partials/{name}");
+        let t = Template::compile(text).map_err(|e| Error::Template {
+            name: key.clone(),
+            message: compile_error(e),
+        })?;
+        hb.register_template(&key, t);
+    }
+    Ok(Cow::Owned(hb))
 }
 
 /// "line 3, column 6: unknown variable deploy_dri (did you mean deploy_dir?)"
@@ -145,6 +163,7 @@ pub fn new_registry() -> Handlebars<'static> {
     hb.register_helper("octal", Box::new(octal));
     hb.register_helper("yaml", Box::new(yaml));
     hb.register_helper("add", Box::new(add));
+    hb.register_helper("lit", Box::new(lit));
     hb
 }
 
@@ -179,47 +198,6 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// A POSIX shell single-quoted word: the value, literal whatever it contains.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// A systemd double-quoted value for Environment= and similar: `%` specifiers,
-/// quotes and backslashes escaped so the value stays one literal assignment.
-pub fn systemd_env_quote(s: &str) -> String {
-    format!(
-        "\"{}\"",
-        s.replace('\\', r"\\")
-            .replace('"', "\\\"")
-            .replace('%', "%%")
-    )
-}
-
-/// A systemd command line argument: as above, plus `$` (variable expansion in Exec*=).
-pub fn systemd_arg_quote(s: &str) -> String {
-    systemd_env_quote(s).replace('$', "$$")
-}
-
-/// A YAML scalar that reads back as exactly `s`: plain when it is a simple word or
-/// path that no YAML 1.1 or 1.2 reader takes for a number, boolean or null; else
-/// single-quoted, or double-quoted with JSON escapes when it holds control characters.
-pub fn yaml_quote(s: &str) -> String {
-    let simple = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '/')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./@+-".contains(c));
-    let reserved = matches!(
-        s.to_ascii_lowercase().as_str(),
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-    );
-    if simple && !reserved {
-        s.to_string()
-    } else if s.chars().any(char::is_control) {
-        Value::String(s.to_string()).to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "''"))
-    }
-}
-
 // `{{q value}}` -> `'value'`
 handlebars_helper!(q: |v: Json| shell_quote(&text_of(v)));
 
@@ -236,7 +214,7 @@ handlebars_helper!(sd_env: |v: Json| systemd_env_quote(&text_of(v)));
 handlebars_helper!(sd_arg: |v: Json| systemd_arg_quote(&text_of(v)));
 
 // `{{sd_path value}}`: a unit value taking the rest of the line, `%` doubled.
-handlebars_helper!(sd_path: |v: Json| crate::units::unit_value(&text_of(v)));
+handlebars_helper!(sd_path: |v: Json| unit_value(&text_of(v)));
 
 handlebars_helper!(join: |list: array, sep: str| {
     list.iter().map(text_of).collect::<Vec<_>>().join(sep)
@@ -258,10 +236,13 @@ fn yaml(
 // `{{add a b}}` -> the sum of two integers, e.g. a timeout with a margin.
 handlebars_helper!(add: |a: i64, b: i64| a + b);
 
-// `{{octal mode}}` -> `0750` (a 3-digit mode with its leading zero).
-handlebars_helper!(octal: |mode: str| {
-    if mode.len() == 3 { format!("0{mode}") } else { mode.to_string() }
+// `{{lit 12}}` -> a run of literal lines of a built-in template (see build.rs).
+handlebars_helper!(lit: |n: u64| {
+    templates::LITERALS.get(n as usize).copied().unwrap_or_default()
 });
+
+// `{{octal mode}}` -> `0750` (a 3-digit mode with its leading zero).
+handlebars_helper!(octal: |mode: str| octal_mode(mode));
 
 #[cfg(test)]
 mod tests {
@@ -269,7 +250,7 @@ mod tests {
     use serde_json::json;
 
     fn run(tpl: &str, ctx: Value) -> Result<String, Error> {
-        render("t", &Source::User(tpl), &mut Context::from(ctx))
+        render(registry(), "t", &Source::User(tpl), &mut Context::from(ctx))
     }
 
     #[test]
@@ -280,10 +261,34 @@ mod tests {
         ] {
             for (name, _) in list {
                 let key = format!("{group}/{name}");
-                let (template, _) = builtin(&key).unwrap();
+                let template = builtin(&key).unwrap();
                 assert!(template.is_ok(), "{key}: {:?}", template.as_ref().err());
             }
         }
+        for (name, src) in templates::DEPLOY_PARTIALS_COMPACT {
+            assert!(Template::compile(src).is_ok(), "partials/{name}");
+            assert!(registry().has_template(&format!("partials/{name}")));
+        }
+    }
+
+    #[test]
+    fn a_projects_partial_replaces_the_builtin_one() {
+        let text = "{{> partials/t}}";
+        let ours = registry_for(&[("t".into(), "ours {{v}}\n".into())]).unwrap();
+        let out = render(
+            &ours,
+            "x",
+            &Source::User(text),
+            &mut Context::from(json!({"v": 1})),
+        );
+        assert_eq!(out.unwrap(), "ours 1\n");
+        let bad = registry_for(&[("t".into(), "{{#if}}".into())])
+            .err()
+            .unwrap();
+        assert!(
+            bad.to_string().starts_with("template partials/t: line 1"),
+            "{bad}"
+        );
     }
 
     #[test]
@@ -314,33 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn systemd_quoting() {
-        assert_eq!(
-            systemd_env_quote(r#"a "b" 100% \n"#),
-            r#""a \"b\" 100%% \\n""#
-        );
-        assert_eq!(systemd_arg_quote("$HOME"), "\"$$HOME\"");
-    }
-
-    #[test]
-    fn yaml_scalars_read_back_as_the_same_string() {
-        for (value, quoted) in [
-            ("/srv/foo/bin", "/srv/foo/bin"),
-            ("bin/deploy-stop", "bin/deploy-stop"),
-            ("app", "app"),
-            ("no", "'no'"),
-            ("On", "'On'"),
-            ("0.0", "'0.0'"),
-            ("1234", "'1234'"),
-            ("", "''"),
-            ("-x", "'-x'"),
-            ("/srv/a b: #c", "'/srv/a b: #c'"),
-            ("it's", "'it''s'"),
-            (r"a\nb", r"'a\nb'"),
-            ("a\nb\t", "\"a\\nb\\t\""),
-        ] {
-            assert_eq!(yaml_quote(value), quoted, "{value:?}");
-        }
+    fn yaml_and_add_helpers() {
         let out = run(
             "{{yaml \"bin/\" p \"stop\"}} {{add t 60}}",
             json!({"p": "d'p ", "t": 30}),

@@ -9,39 +9,22 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::account::{self, Account};
-use crate::context;
 use crate::error::{suggest, Error, Errors};
 use crate::input::{Input, Project};
-use crate::spec::{self, Default, Kind, Side, Spec, DIR_NAMES};
+use crate::spec::{self, Default, Kind, Side, Spec};
 use crate::term::Term;
+use crate::view::View;
 
-/// The resolved config of one namespace: the template context (keys named exactly
-/// like config keys, plus the derived helpers documented in docs/templates.md) and
-/// the warnings found on the way.
+/// The resolved config of one namespace: the typed view of the keys Rust code
+/// reads, the template context (keys named exactly like config keys, custom keys
+/// included; the helpers are added by `generate::template_context`) and the
+/// warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub side: Side,
+    pub view: View,
     pub context: Map<String, Value>,
     pub warnings: Vec<String>,
-}
-
-impl Resolved {
-    /// A string value; resolution guarantees presence for every string key.
-    pub fn str(&self, key: &str) -> &str {
-        context::get_str(&self.context, key)
-    }
-    pub fn opt_str(&self, key: &str) -> Option<&str> {
-        context::get_opt_str(&self.context, key)
-    }
-    pub fn int(&self, key: &str) -> i64 {
-        context::get_int(&self.context, key)
-    }
-    pub fn bool(&self, key: &str) -> bool {
-        context::get_bool(&self.context, key)
-    }
-    pub fn strings(&self, key: &str) -> Vec<String> {
-        context::get_strings(&self.context, key)
-    }
 }
 
 /// Resolves the config of `side` from the task's input.
@@ -63,16 +46,16 @@ pub fn resolve(input: &Input, side: Side) -> Result<Resolved, Errors> {
         }
     }
     let warnings = r.custom_keys(&input.config, &mut context);
-    crate::derive::add_helpers(&mut context, side);
-    let errors = std::mem::take(&mut r.errors);
-    errors.into_result(Resolved {
+    std::mem::take(&mut r.errors).into_result(())?;
+    Ok(Resolved {
         side,
+        view: View::read(&context, side),
         context,
         warnings,
     })
 }
 
-pub struct Resolver<'a> {
+struct Resolver<'a> {
     side: Side,
     user: HashMap<String, Term>,
     project: &'a Project,
@@ -83,6 +66,22 @@ pub struct Resolver<'a> {
     /// Keys being expanded, outermost first, for cycle reports.
     stack: Vec<String>,
     errors: Errors,
+}
+
+/// What the spec's derived defaults read.
+impl spec::Lookup for Resolver<'_> {
+    fn text(&mut self, key: &str) -> Option<String> {
+        Resolver::text(self, key)
+    }
+    fn is_set(&self, key: &str) -> bool {
+        self.user.contains_key(key)
+    }
+    fn project(&self) -> &Project {
+        self.project
+    }
+    fn account(&self) -> &Account {
+        &self.account
+    }
 }
 
 impl Resolver<'_> {
@@ -123,7 +122,7 @@ impl Resolver<'_> {
     }
 
     /// The string value of a string-like key (None: nil or invalid).
-    pub fn text(&mut self, key: &str) -> Option<String> {
+    fn text(&mut self, key: &str) -> Option<String> {
         self.checked_text(key).ok().flatten()
     }
 
@@ -400,7 +399,6 @@ impl Resolver<'_> {
 
     /// The typed JSON value of one key, validated for its kind.
     fn typed(&mut self, spec: &'static Spec) -> Option<Value> {
-        let ns_newline = self.side == Side::Systemd;
         match spec.kind {
             Kind::Text
             | Kind::Path
@@ -422,118 +420,132 @@ impl Resolver<'_> {
             Kind::Bool => self.boolean(spec).map(Value::Bool),
             Kind::TextList => {
                 let items = self.text_items(spec)?;
-                if ns_newline {
+                if self.side == Side::Systemd {
                     self.no_newlines(spec.key, &items)?;
                 }
                 Some(json!(items))
             }
-            Kind::PathList => {
-                let items = self.text_items(spec)?;
-                let mut ok = true;
-                for item in &items {
-                    // systemd's path lists take "-" (ignore if missing) and "+"
-                    // (relative to RootDirectory=) before the path.
-                    let path = match self.side {
-                        Side::Systemd => item.strip_prefix(['-', '+']).unwrap_or(item),
-                        Side::Deploy => item,
-                    };
-                    if let Some((expected, hint)) = check_path(path) {
-                        self.invalid(spec.key, &Term::Str(item.clone()), expected, hint);
-                        ok = false;
-                    }
-                }
-                ok.then(|| json!(items))
-            }
-            Kind::EnvVars => {
-                let items = self.text_items(spec)?;
-                if ns_newline {
-                    self.no_newlines(spec.key, &items)?;
-                }
-                let mut ok = true;
-                for item in &items {
-                    let name = item.split_once('=').map(|(n, _)| n);
-                    if !name.is_some_and(is_env_name) {
-                        self.invalid(
-                            spec.key,
-                            &Term::Str(item.clone()),
-                            "\"NAME=value\" where NAME is letters, digits and _ and does not start with a digit",
-                            None,
-                        );
-                        ok = false;
-                    }
-                }
-                ok.then(|| json!(items))
-            }
-            Kind::Templates => {
-                let items = self.list(spec)?;
-                let mut names = Vec::new();
-                for item in items {
-                    let name = match &item {
-                        Term::Str(s) | Term::Atom(s) => s.clone(),
-                        other => {
-                            self.invalid(
-                                spec.key,
-                                other,
-                                "a list of template names such as \"start\"",
-                                None,
-                            );
-                            continue;
-                        }
-                    };
-                    if !is_template_name(&name) {
-                        self.invalid(
-                            spec.key,
-                            &item,
-                            "a template name: letters, digits, -, _ and ., no path",
-                            None,
-                        );
-                        continue;
-                    }
-                    if !names.contains(&name) {
-                        names.push(name);
-                    }
-                }
-                Some(json!(names))
-            }
-            Kind::Dirs => {
-                let items = self.list(spec)?;
-                let mut names: Vec<String> = Vec::new();
-                for item in items {
-                    let name = match &item {
-                        Term::Atom(s) | Term::Str(s) => s.clone(),
-                        _ => String::new(),
-                    };
-                    if DIR_NAMES.contains(&name.as_str()) {
-                        if !names.contains(&name) {
-                            names.push(name);
-                        }
-                    } else {
-                        let hint = suggest(&name, DIR_NAMES).map(|s| format!("did you mean :{s}?"));
-                        self.invalid(
-                            spec.key,
-                            &item,
-                            "a list of :runtime, :configuration, :logs, :tmp, :state, :cache",
-                            hint,
-                        );
-                    }
-                }
-                Some(json!(names))
-            }
-            Kind::Keys => {
-                let items = self.list(spec)?;
-                let mut keys = Vec::new();
-                for item in items {
-                    match item {
-                        Term::Atom(s) | Term::Str(s) => keys.push(s),
-                        other => {
-                            self.invalid(spec.key, &other, "a list of key names (atoms)", None)
-                        }
-                    }
-                }
-                Some(json!(keys))
-            }
+            Kind::PathList => self.path_list(spec),
+            Kind::EnvVars => self.env_vars(spec),
+            Kind::Templates => self.templates(spec),
+            Kind::Dirs => self.dirs(spec),
+            Kind::Keys => self.keys(spec),
             Kind::CopyFiles => self.copy_files(spec),
         }
+    }
+
+    /// Absolute paths; on the systemd side each may carry a `-` or `+` prefix.
+    fn path_list(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.text_items(spec)?;
+        let mut ok = true;
+        for item in &items {
+            // systemd's path lists take "-" (ignore if missing) and "+"
+            // (relative to RootDirectory=) before the path.
+            let path = match self.side {
+                Side::Systemd => item.strip_prefix(['-', '+']).unwrap_or(item),
+                Side::Deploy => item,
+            };
+            if let Some((expected, hint)) = check_path(path) {
+                self.invalid(spec.key, &Term::Str(item.clone()), expected, hint);
+                ok = false;
+            }
+        }
+        ok.then(|| json!(items))
+    }
+
+    /// `NAME=value` items with a valid variable name.
+    fn env_vars(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.text_items(spec)?;
+        if self.side == Side::Systemd {
+            self.no_newlines(spec.key, &items)?;
+        }
+        let mut ok = true;
+        for item in &items {
+            let name = item.split_once('=').map(|(n, _)| n);
+            if !name.is_some_and(is_env_name) {
+                self.invalid(
+                    spec.key,
+                    &Term::Str(item.clone()),
+                    "\"NAME=value\" where NAME is letters, digits and _ and does not start with a digit",
+                    None,
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| json!(items))
+    }
+
+    /// Template names, each once.
+    fn templates(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut names = Vec::new();
+        for item in items {
+            let name = match &item {
+                Term::Str(s) | Term::Atom(s) => s.clone(),
+                other => {
+                    self.invalid(
+                        spec.key,
+                        other,
+                        "a list of template names such as \"start\"",
+                        None,
+                    );
+                    continue;
+                }
+            };
+            if !is_template_name(&name) {
+                self.invalid(
+                    spec.key,
+                    &item,
+                    "a template name: letters, digits, -, _ and ., no path",
+                    None,
+                );
+                continue;
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Some(json!(names))
+    }
+
+    /// Standard directory names, each once, in the order written.
+    fn dirs(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut names: Vec<String> = Vec::new();
+        for item in items {
+            let name = match &item {
+                Term::Atom(s) | Term::Str(s) => s.clone(),
+                _ => String::new(),
+            };
+            if spec::dir_names().any(|d| d == name) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            } else {
+                let hint = suggest(&name, spec::dir_names()).map(|s| format!("did you mean :{s}?"));
+                let names: Vec<String> = spec::dir_names().map(|d| format!(":{d}")).collect();
+                self.invalid(
+                    spec.key,
+                    &item,
+                    &format!("a list of {}", names.join(", ")),
+                    hint,
+                );
+            }
+        }
+        Some(json!(names))
+    }
+
+    /// Key names (atoms or strings).
+    fn keys(&mut self, spec: &Spec) -> Option<Value> {
+        let items = self.list(spec)?;
+        let mut keys = Vec::new();
+        for item in items {
+            match item {
+                Term::Atom(s) | Term::Str(s) => keys.push(s),
+                other => self.invalid(spec.key, &other, "a list of key names (atoms)", None),
+            }
+        }
+        Some(json!(keys))
     }
 
     fn no_newlines(&mut self, key: &str, items: &[String]) -> Option<()> {
@@ -845,73 +857,4 @@ fn owner_word(value: &str) -> Option<String> {
         name if check_account(name).is_none() => Some(format!("'{name}'")),
         _ => None,
     }
-}
-
-// Derived defaults (referenced from the spec table).
-
-pub fn project_app(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.app.clone()))
-}
-pub fn project_version(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.version.clone()))
-}
-pub fn project_env(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.mix_env.clone()))
-}
-pub fn project_build_path(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.project.build_path.clone()))
-}
-pub fn module_name(r: &mut Resolver) -> Option<Term> {
-    let app = r.text("app_name")?;
-    let camel = app
-        .split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<String>();
-    Some(Term::Str(camel))
-}
-pub fn ext_name(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.text("app_name")?.replace('_', "-")))
-}
-pub fn os_user(r: &mut Resolver) -> Option<Term> {
-    Some(Term::Str(r.account.user.clone()))
-}
-/// The deploy user's name when the user chose one (as the reference says);
-/// otherwise the primary group of whoever runs the task.
-pub fn deploy_group(r: &mut Resolver) -> Option<Term> {
-    if r.user.contains_key("deploy_user") {
-        Some(Term::List(vec![Term::Atom("deploy_user".into())]))
-    } else {
-        Some(Term::Str(r.account.group.clone()))
-    }
-}
-/// The release script command that runs the VM the way service_type expects.
-pub fn start_command(r: &mut Resolver) -> Option<Term> {
-    let system = r.text("release_system")?;
-    let forking = r.text("service_type")? == "forking";
-    let cmd = match (system.as_str(), forking) {
-        ("distillery", true) => "start",
-        ("distillery", false) => "foreground",
-        (_, true) => "daemon",
-        (_, false) => "start",
-    };
-    Some(Term::Str(cmd.into()))
-}
-/// `[wrap ]<current_dir>/bin/<release_name> <start_command>`; a wrap works with
-/// or without its trailing space.
-pub fn exec_start(r: &mut Resolver) -> Option<Term> {
-    let wrap = r.text("exec_start_wrap");
-    let current = r.text("current_dir")?;
-    let release = r.text("release_name")?;
-    let command = r.text("start_command")?;
-    let main = format!("{current}/bin/{release} {command}");
-    Some(Term::Str(match wrap {
-        Some(w) if !w.trim().is_empty() => format!("{} {main}", w.trim_end()),
-        _ => main,
-    }))
 }

@@ -3,7 +3,8 @@
 //! written as `{key}` patterns and expanded from the user's final values, so a
 //! derivation can never read a value the user has since overridden.
 
-use crate::resolve::Resolver;
+use crate::account::Account;
+use crate::input::Project;
 use crate::term::Term;
 
 /// Which config namespace a key belongs to.
@@ -73,7 +74,17 @@ pub enum Default {
     /// A pattern such as `{deploy_dir}/releases`, expanded like a user's list.
     Expand(&'static str),
     /// Computed by code from other keys.
-    Derived(fn(&mut Resolver) -> Option<Term>),
+    Derived(fn(&mut dyn Lookup) -> Option<Term>),
+}
+
+/// What a derived default may read: the final text of other keys (so it never sees
+/// a value the user has since overridden), whether the user set a key, and the
+/// task's facts. The resolver implements it.
+pub trait Lookup {
+    fn text(&mut self, key: &str) -> Option<String>;
+    fn is_set(&self, key: &str) -> bool;
+    fn project(&self) -> &Project;
+    fn account(&self) -> &Account;
 }
 
 pub struct Spec {
@@ -93,7 +104,82 @@ impl Spec {
     }
 }
 
-pub const DIR_NAMES: [&str; 6] = ["runtime", "configuration", "logs", "tmp", "state", "cache"];
+/// A standard directory: an entry of `dirs`, configured by the keys
+/// `{name}_directory`, `{name}_directory_base`, `{name}_directory_mode` and
+/// `{name}_dir`.
+#[derive(Debug)]
+pub struct Dir {
+    pub name: &'static str,
+    /// Its variable in the scripts and in the unit's Environment= lines.
+    pub var: &'static str,
+    /// The unit directive that has systemd create it (templates see `TmpDirectory`
+    /// for tmp, which systemd lacks).
+    pub directive: &'static str,
+    /// The systemd version that introduced `directive`; None: there is none, the
+    /// unit creates the directory itself (ExecStartPre=+).
+    pub systemd_since: Option<i64>,
+    /// Where `var` goes among the unit's Environment= lines (mix_systemd's order).
+    pub env_order: usize,
+}
+
+/// systemd versions that introduced the directory directives.
+pub const V_RUNTIME_DIRECTORY: i64 = 211;
+pub const V_DIRECTORIES: i64 = 235;
+
+/// The standard directories, in the order `dirs` is kept in.
+pub const DIRS: [Dir; 6] = [
+    dir(
+        "runtime",
+        "RUNTIME_DIR",
+        "RuntimeDirectory",
+        Some(V_RUNTIME_DIRECTORY),
+        0,
+    ),
+    dir(
+        "configuration",
+        "CONFIGURATION_DIR",
+        "ConfigurationDirectory",
+        Some(V_DIRECTORIES),
+        1,
+    ),
+    dir("logs", "LOGS_DIR", "LogsDirectory", Some(V_DIRECTORIES), 2),
+    dir("tmp", "TMP_DIR", "TmpDirectory", None, 5),
+    dir(
+        "state",
+        "STATE_DIR",
+        "StateDirectory",
+        Some(V_DIRECTORIES),
+        4,
+    ),
+    dir(
+        "cache",
+        "CACHE_DIR",
+        "CacheDirectory",
+        Some(V_DIRECTORIES),
+        3,
+    ),
+];
+
+const fn dir(
+    name: &'static str,
+    var: &'static str,
+    directive: &'static str,
+    systemd_since: Option<i64>,
+    env_order: usize,
+) -> Dir {
+    Dir {
+        name,
+        var,
+        directive,
+        systemd_since,
+        env_order,
+    }
+}
+
+/// The names of the standard directories, in `DIRS` order.
+pub fn dir_names() -> impl Iterator<Item = &'static str> + Clone {
+    DIRS.iter().map(|d| d.name)
+}
 pub const RELEASE_SYSTEMS: &[&str] = &["mix", "distillery"];
 pub const RESTART_METHODS: &[&str] = &["systemctl", "systemd_flag", "touch"];
 pub const SERVICE_TYPES: &[&str] = &["simple", "exec", "notify", "forking"];
@@ -132,33 +218,17 @@ const fn systemd(key: &'static str, kind: Kind, default: Default) -> Spec {
 /// Keys whose defaults differ by side are listed twice, once per side.
 pub static SPECS: &[Spec] = &[
     // Project facts; overridable like any key.
-    both(
-        "app_name",
-        Name,
-        Default::Derived(crate::resolve::project_app),
-    ),
-    both(
-        "version",
-        Text,
-        Default::Derived(crate::resolve::project_version),
-    ),
-    both(
-        "mix_env",
-        Name,
-        Default::Derived(crate::resolve::project_env),
-    ),
+    both("app_name", Name, Default::Derived(project_app)),
+    both("version", Text, Default::Derived(project_version)),
+    both("mix_env", Name, Default::Derived(project_env)),
     both(
         "build_path",
         LocalPath,
-        Default::Derived(crate::resolve::project_build_path),
+        Default::Derived(project_build_path),
     ),
-    both(
-        "module_name",
-        Text,
-        Default::Derived(crate::resolve::module_name),
-    ),
+    both("module_name", Text, Default::Derived(module_name)),
     both("release_name", Name, Default::Expand("{app_name}")),
-    both("ext_name", Name, Default::Derived(crate::resolve::ext_name)),
+    both("ext_name", Name, Default::Derived(ext_name)),
     both("service_name", Name, Default::Expand("{ext_name}")),
     both(
         "release_system",
@@ -166,16 +236,8 @@ pub static SPECS: &[Spec] = &[
         Default::Atom("mix"),
     ),
     // Accounts.
-    both(
-        "deploy_user",
-        Account,
-        Default::Derived(crate::resolve::os_user),
-    ),
-    both(
-        "deploy_group",
-        Account,
-        Default::Derived(crate::resolve::deploy_group),
-    ),
+    both("deploy_user", Account, Default::Derived(os_user)),
+    both("deploy_group", Account, Default::Derived(deploy_group)),
     deploy("app_user", Account, Default::Expand("{deploy_user}")),
     deploy("app_group", Account, Default::Expand("{deploy_group}")),
     systemd("app_user", Account, Default::Expand("{ext_name}")),
@@ -312,18 +374,10 @@ pub static SPECS: &[Spec] = &[
     ),
     // The systemd unit.
     systemd("service_type", Enum(SERVICE_TYPES), Default::Atom("simple")),
-    systemd(
-        "start_command",
-        Text,
-        Default::Derived(crate::resolve::start_command),
-    ),
+    systemd("start_command", Text, Default::Derived(start_command)),
     systemd("exec_start_pre", TextList, Default::EmptyList),
     systemd("exec_start_wrap", OptText, Default::Nil),
-    systemd(
-        "exec_start",
-        Text,
-        Default::Derived(crate::resolve::exec_start),
-    ),
+    systemd("exec_start", Text, Default::Derived(exec_start)),
     systemd("exec_stop", OptText, Default::Nil),
     systemd(
         "restart",
@@ -363,4 +417,87 @@ pub static SPECS: &[Spec] = &[
 /// The spec of `key` for `side`, if the key exists there.
 pub fn find(side: Side, key: &str) -> Option<&'static Spec> {
     SPECS.iter().find(|s| s.key == key && s.applies_to(side))
+}
+
+// Derived defaults (referenced from the table above).
+
+fn project_app(r: &mut dyn Lookup) -> Option<Term> {
+    Some(Term::Str(r.project().app.clone()))
+}
+fn project_version(r: &mut dyn Lookup) -> Option<Term> {
+    Some(Term::Str(r.project().version.clone()))
+}
+fn project_env(r: &mut dyn Lookup) -> Option<Term> {
+    Some(Term::Str(r.project().mix_env.clone()))
+}
+fn project_build_path(r: &mut dyn Lookup) -> Option<Term> {
+    Some(Term::Str(r.project().build_path.clone()))
+}
+fn module_name(r: &mut dyn Lookup) -> Option<Term> {
+    let app = r.text("app_name")?;
+    let camel = app
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<String>();
+    Some(Term::Str(camel))
+}
+fn ext_name(r: &mut dyn Lookup) -> Option<Term> {
+    Some(Term::Str(r.text("app_name")?.replace('_', "-")))
+}
+fn os_user(r: &mut dyn Lookup) -> Option<Term> {
+    Some(Term::Str(r.account().user.clone()))
+}
+/// The deploy user's name when the user chose one (as the reference says);
+/// otherwise the primary group of whoever runs the task.
+fn deploy_group(r: &mut dyn Lookup) -> Option<Term> {
+    if r.is_set("deploy_user") {
+        Some(Term::List(vec![Term::Atom("deploy_user".into())]))
+    } else {
+        Some(Term::Str(r.account().group.clone()))
+    }
+}
+/// The release script command that runs the VM the way service_type expects.
+fn start_command(r: &mut dyn Lookup) -> Option<Term> {
+    let system = r.text("release_system")?;
+    let forking = r.text("service_type")? == "forking";
+    let cmd = match (system.as_str(), forking) {
+        ("distillery", true) => "start",
+        ("distillery", false) => "foreground",
+        (_, true) => "daemon",
+        (_, false) => "start",
+    };
+    Some(Term::Str(cmd.into()))
+}
+/// `[wrap ]<current_dir>/bin/<release_name> <start_command>`.
+fn exec_start(r: &mut dyn Lookup) -> Option<Term> {
+    let wrap = r.text("exec_start_wrap");
+    let current = r.text("current_dir")?;
+    let release = r.text("release_name")?;
+    let command = r.text("start_command")?;
+    Some(Term::Str(default_exec_start(
+        wrap.as_deref(),
+        &current,
+        &release,
+        &command,
+    )))
+}
+
+/// The default ExecStart line; a wrap works with or without its trailing space.
+pub fn default_exec_start(
+    wrap: Option<&str>,
+    current: &str,
+    release: &str,
+    command: &str,
+) -> String {
+    let main = format!("{current}/bin/{release} {command}");
+    match wrap {
+        Some(w) if !w.trim().is_empty() => format!("{} {main}", w.trim_end()),
+        _ => main,
+    }
 }

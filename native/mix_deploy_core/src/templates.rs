@@ -1,4 +1,4 @@
-//! The built-in templates, embedded at compile time from `priv/templates/`.
+//! The built-in templates and partials, embedded at compile time from `priv/templates/`.
 
 include!(concat!(env!("OUT_DIR"), "/builtin_templates.rs"));
 

@@ -87,10 +87,6 @@ impl Term {
             _ => None,
         }
     }
-
-    pub fn is_nil(&self) -> bool {
-        matches!(self, Term::Nil)
-    }
 }
 
 /// Elixir syntax, so an error message shows the value as the user wrote it.

@@ -3,116 +3,25 @@
 //! whose configured paths survive systemd's word splitting, directory settings gated
 //! by systemd_version), and the checks that need the whole resolved config.
 //!
-//! systemd reads unit values with its own rules: `%` starts a specifier almost
-//! everywhere, Exec lines are split into words at white space and honour quotes and
-//! C escapes, and `$` expands variables in Exec arguments (not in the executable's
-//! path). Every configured value goes through one of the quoting functions here so
-//! it reaches the program literally.
+//! Command lines keep the user's systemd syntax; configured values go through the
+//! quoting functions of `quote` so they reach the program literally.
 
 use serde_json::{json, Map, Value};
 
-use crate::context::{get_bool, get_opt_str, get_str, get_strings};
 use crate::error::{Error, Errors};
-use crate::render::{systemd_arg_quote, systemd_env_quote};
-use crate::resolve::Resolved;
+use crate::quote::{
+    arg_word, exe_word, list_word, needs_quoting, octal_mode, systemd_env_quote, unit_value,
+};
 use crate::spec::{self, Kind, Side};
-
-/// Directory kinds systemd creates itself: (name in `dirs`, directive, script variable).
-/// `tmp` has no directive: the unit creates it in an ExecStartPre=+ line (and
-/// deploy-create-dirs when the deploy side lists it).
-const MANAGED_DIRS: [(&str, &str); 5] = [
-    ("runtime", "RuntimeDirectory"),
-    ("configuration", "ConfigurationDirectory"),
-    ("logs", "LogsDirectory"),
-    ("state", "StateDirectory"),
-    ("cache", "CacheDirectory"),
-];
-
-/// Environment variables naming each directory in `dirs`, in this order.
-const DIR_VARS: [(&str, &str); 6] = [
-    ("runtime", "RUNTIME_DIR"),
-    ("configuration", "CONFIGURATION_DIR"),
-    ("logs", "LOGS_DIR"),
-    ("cache", "CACHE_DIR"),
-    ("state", "STATE_DIR"),
-    ("tmp", "TMP_DIR"),
-];
-
-/// A mode as systemd and install(1) print it: `750` -> `0750`.
-fn octal_mode(mode: &str) -> String {
-    if mode.len() == 3 {
-        format!("0{mode}")
-    } else {
-        mode.to_string()
-    }
-}
+use crate::view::{DirSettings, Sided, SystemdView, View};
 
 /// Versions that introduced the settings we gate on.
-pub const V_RUNTIME_DIRECTORY: i64 = 211;
-pub const V_DIRECTORIES: i64 = 235;
 pub const V_BIND_PATHS: i64 = 233;
 pub const V_PROTECT_SYSTEM_STRICT: i64 = 235;
 pub const V_TYPE_EXEC: i64 = 240;
 pub const V_RELATIVE_EXEC: i64 = 239;
 /// The "+" and "!" prefixes of Exec lines.
 pub const V_PRIVILEGED_PREFIX: i64 = 231;
-
-/// What systemd needs to read a value literally in a word of an Exec line.
-fn needs_quoting(word: &str) -> bool {
-    word.is_empty()
-        || word
-            .chars()
-            .any(|c| c.is_whitespace() || "\"'\\%$;".contains(c))
-}
-
-/// A value for a directive that takes the rest of the line (WorkingDirectory=,
-/// PIDFile=, EnvironmentFile=, Description=): only `%` specifiers need escaping.
-pub fn unit_value(s: &str) -> String {
-    s.replace('%', "%%")
-}
-
-/// The executable of an Exec line: quoted when needed; `%` and `\` escaped, `$` left
-/// alone (systemd does not expand variables in the executable's path).
-pub fn exe_word(s: &str) -> String {
-    if needs_quoting(s) {
-        systemd_env_quote(s)
-    } else {
-        s.to_string()
-    }
-}
-
-/// An argument of an Exec line: as `exe_word`, plus `$` doubled so it is not expanded.
-pub fn arg_word(s: &str) -> String {
-    if s == ";" {
-        return r"\;".to_string();
-    }
-    if needs_quoting(s) {
-        systemd_arg_quote(s)
-    } else {
-        s.to_string()
-    }
-}
-
-/// An item of a space-separated path list (ReadWritePaths=, BindPaths=): quoted
-/// when it has white space or quotes; `%` escaped. An optional `-` stays outside.
-pub fn list_word(s: &str) -> String {
-    let (dash, path) = match s.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", s),
-    };
-    let escaped = path.replace('%', "%%");
-    if path
-        .chars()
-        .any(|c| c.is_whitespace() || "\"'\\".contains(c))
-    {
-        format!(
-            "{dash}\"{}\"",
-            escaped.replace('\\', r"\\").replace('"', "\\\"")
-        )
-    } else {
-        format!("{dash}{escaped}")
-    }
-}
 
 /// Leading Exec prefix characters (`-`, `@`, `:`, `+`, `!`) and the rest.
 pub fn split_prefixes(line: &str) -> (&str, &str) {
@@ -203,7 +112,7 @@ fn special_paths(ctx: &Map<String, Value>) -> Vec<String> {
     let mut paths: Vec<String> = spec::SPECS
         .iter()
         .filter(|s| s.applies_to(Side::Systemd) && matches!(s.kind, Kind::Path | Kind::OptPath))
-        .filter_map(|s| get_opt_str(ctx, s.key))
+        .filter_map(|s| ctx.get(s.key).and_then(Value::as_str))
         .filter(|p| needs_quoting(p))
         .map(str::to_string)
         .collect();
@@ -241,27 +150,18 @@ fn push_unique(list: &mut Vec<String>, items: impl IntoIterator<Item = String>) 
     }
 }
 
-/// The default ExecStart text as resolve.rs derives it, to tell it from a user's.
-fn default_exec_start(ctx: &Map<String, Value>) -> String {
-    let main = format!(
-        "{}/bin/{} {}",
-        get_str(ctx, "current_dir"),
-        get_str(ctx, "release_name"),
-        get_str(ctx, "start_command")
-    );
-    match get_opt_str(ctx, "exec_start_wrap") {
-        Some(w) if !w.trim().is_empty() => format!("{} {main}", w.trim_end()),
-        _ => main,
-    }
+/// A non-blank command of an optional key.
+fn command(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|w| !w.trim().is_empty())
 }
 
 /// The `dirs` of the unit: the configured ones, plus the runtime directory when a
 /// forking service keeps its PID file there (the default), so the file has a place.
-fn unit_dir_names(ctx: &Map<String, Value>) -> Vec<String> {
-    let mut dirs = get_strings(ctx, "dirs");
-    let runtime = format!("{}/", get_str(ctx, "runtime_dir"));
-    let pid_in_runtime = get_opt_str(ctx, "pid_file").is_some_and(|p| p.starts_with(&runtime));
-    if get_str(ctx, "service_type") == "forking" && pid_in_runtime {
+fn unit_dir_names(v: &View, s: &SystemdView) -> Vec<String> {
+    let mut dirs = v.dirs.clone();
+    let runtime = format!("{}/", v.dir("runtime").path);
+    let pid_in_runtime = v.pid_file.as_ref().is_some_and(|p| p.starts_with(&runtime));
+    if s.service_type == "forking" && pid_in_runtime {
         push_unique(&mut dirs, ["runtime".to_string()]);
     }
     dirs
@@ -269,10 +169,11 @@ fn unit_dir_names(ctx: &Map<String, Value>) -> Vec<String> {
 
 /// Every Environment= assignment of the main unit, quoted, one name once (a later
 /// assignment replaces an earlier one, so env_vars override the built-ins).
-fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
-    let dirs = unit_dir_names(ctx);
+fn environment(v: &View, s: &SystemdView) -> Vec<(String, String)> {
+    let dirs = unit_dir_names(v, s);
     let has = |d: &str| dirs.iter().any(|x| x == d);
-    let user_vars: Vec<(String, String)> = get_strings(ctx, "env_vars")
+    let user_vars: Vec<(String, String)> = v
+        .env_vars
         .iter()
         .filter_map(|a| a.split_once('='))
         .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -280,25 +181,25 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
     let user_sets = |name: &str| user_vars.iter().any(|(n, _)| n == name);
 
     let mut vars: Vec<(String, String)> = vec![
-        ("LANG".into(), get_str(ctx, "env_lang").into()),
-        ("MIX_ENV".into(), get_str(ctx, "mix_env").into()),
+        ("LANG".into(), v.env_lang.clone()),
+        ("MIX_ENV".into(), v.mix_env.clone()),
     ];
-    for (dir, var) in DIR_VARS {
-        if has(dir) {
-            vars.push((var.into(), get_str(ctx, &format!("{dir}_dir")).into()));
-        }
+    let mut listed: Vec<&DirSettings> = v.dir_settings.iter().filter(|d| has(d.dir.name)).collect();
+    listed.sort_by_key(|d| d.dir.env_order);
+    for d in listed {
+        vars.push((d.dir.var.into(), d.path.clone()));
     }
     // The app user cannot write the release directory (and under paranoia nobody
     // can), yet a daemon (forking) writes its pipes and logs there: point the
     // release's scratch files at a writable place unless the user chose one.
-    let forking = get_str(ctx, "service_type") == "forking";
-    if get_bool(ctx, "paranoia") || forking {
+    let forking = s.service_type == "forking";
+    if s.paranoia || forking {
         let scratch = if has("runtime") {
-            get_str(ctx, "runtime_dir").to_string()
+            v.dir("runtime").path.clone()
         } else {
             "/tmp".to_string()
         };
-        let var = if get_str(ctx, "release_system") == "distillery" {
+        let var = if v.is_distillery() {
             "RELEASE_MUTABLE_DIR"
         } else {
             "RELEASE_TMP"
@@ -308,8 +209,8 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
         }
     }
     if forking {
-        if let Some(pid) = get_opt_str(ctx, "pid_file") {
-            vars.push(("PIDFILE".into(), pid.into()));
+        if let Some(pid) = &v.pid_file {
+            vars.push(("PIDFILE".into(), pid.clone()));
         }
     }
     for (name, value) in user_vars {
@@ -321,26 +222,22 @@ fn environment(ctx: &Map<String, Value>) -> Vec<(String, String)> {
 
 /// Directory settings of the main unit: (directive, directory, mode) for each entry
 /// of `dirs` that the target's systemd creates itself.
-fn managed_dirs(ctx: &Map<String, Value>, version: i64) -> Vec<Value> {
-    let dirs = unit_dir_names(ctx);
-    MANAGED_DIRS
+fn managed_dirs(v: &View, s: &SystemdView) -> Vec<Value> {
+    let dirs = unit_dir_names(v, s);
+    v.dir_settings
         .iter()
-        .filter(|(name, _)| dirs.iter().any(|d| d == name))
-        .filter(|(name, _)| {
-            let min = if *name == "runtime" {
-                V_RUNTIME_DIRECTORY
-            } else {
-                V_DIRECTORIES
-            };
-            version >= min
+        .filter(|d| dirs.iter().any(|name| name == d.dir.name))
+        .filter(|d| {
+            d.dir
+                .systemd_since
+                .is_some_and(|since| v.systemd_version >= since)
         })
-        .map(|(name, directive)| {
-            let mode = get_str(ctx, &format!("{name}_directory_mode"));
+        .map(|d| {
             json!({
-                "name": name,
-                "directive": directive,
-                "directory": get_str(ctx, &format!("{name}_directory")),
-                "mode": octal_mode(mode),
+                "name": d.dir.name,
+                "directive": d.dir.directive,
+                "directory": d.directory,
+                "mode": octal_mode(&d.mode),
             })
         })
         .collect()
@@ -354,133 +251,36 @@ fn path_list(items: &[String]) -> String {
         .join(" ")
 }
 
-/// Adds the unit helpers (documented in docs/systemd.md) to a systemd-side context.
-pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
-    let service = get_str(ctx, "service_name").to_string();
-    let version = ctx
-        .get("systemd_version")
-        .and_then(Value::as_i64)
-        .unwrap_or(V_DIRECTORIES);
-    let paths = special_paths(ctx);
-    let dirs = get_strings(ctx, "dirs");
-    let has = |d: &str| dirs.iter().any(|x| x == d);
-    let paranoia = get_bool(ctx, "paranoia");
-    let chroot = get_bool(ctx, "chroot");
-    let root = get_str(ctx, "root_directory").to_string();
+fn set(ctx: &mut Map<String, Value>, key: &str, value: Value) {
+    ctx.insert(key.to_string(), value);
+}
 
-    // Ordering: one After= line with every unit.
-    let runtime_env_script =
-        get_opt_str(ctx, "runtime_environment_service_script").map(str::to_string);
-    let runtime_env_unit = runtime_env_script
+/// Adds the unit helpers (documented in docs/systemd.md) to a systemd-side context.
+pub fn add_unit_helpers(ctx: &mut Map<String, Value>, v: &View) {
+    let Sided::Systemd(s) = &v.sided else {
+        return;
+    };
+    let paths = special_paths(ctx);
+    add_ordering(ctx, v, s);
+    add_environment(ctx, v, s);
+    add_commands(ctx, v, s, &paths);
+    add_file_system_view(ctx, v, s);
+}
+
+/// Ordering: one After= line with every unit.
+fn add_ordering(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
+    let runtime_env_unit = v
+        .runtime_environment_service_script
         .as_ref()
-        .map(|_| format!("{service}-runtime-environment.service"));
+        .map(|_| format!("{}-runtime-environment.service", v.service_name));
     let mut after = vec!["local-fs.target".to_string(), "network.target".to_string()];
     push_unique(&mut after, runtime_env_unit.clone());
-    push_unique(
-        &mut after,
-        unit_names(&get_strings(ctx, "unit_after_targets")),
-    );
+    push_unique(&mut after, unit_names(&s.unit_after_targets));
     let mut env_after = vec!["local-fs.target".to_string(), "network.target".to_string()];
     push_unique(
         &mut env_after,
-        unit_names(&get_strings(ctx, "runtime_environment_unit_after_targets")),
+        unit_names(&s.runtime_environment_unit_after_targets),
     );
-
-    // Environment.
-    let env_quoted: Vec<Value> = get_strings(ctx, "env_vars")
-        .iter()
-        .map(|a| Value::String(systemd_env_quote(a)))
-        .collect();
-    let unit_env: Vec<Value> = environment(ctx)
-        .iter()
-        .map(|(n, v)| Value::String(systemd_env_quote(&format!("{n}={v}"))))
-        .collect();
-    let env_files: Vec<Value> = get_strings(ctx, "env_files")
-        .iter()
-        .map(|f| Value::String(unit_value(f)))
-        .collect();
-
-    // Commands.
-    let current = get_str(ctx, "current_dir").to_string();
-    let exec_start = get_str(ctx, "exec_start").to_string();
-    let unit_exec_start = if exec_start == default_exec_start(ctx) {
-        let release = format!("{current}/bin/{}", get_str(ctx, "release_name"));
-        let release = if chroot {
-            inside_root(&release, &root).unwrap_or(release)
-        } else {
-            release
-        };
-        let command = arg_word(get_str(ctx, "start_command"));
-        match get_opt_str(ctx, "exec_start_wrap").filter(|w| !w.trim().is_empty()) {
-            Some(wrap) => format!(
-                "{} {} {command}",
-                command_line(wrap.trim(), &paths),
-                arg_word(&release)
-            ),
-            None => format!("{} {command}", exe_word(&release)),
-        }
-    } else {
-        command_line(&exec_start, &paths)
-    };
-    // systemd has no TmpDirectory=: create tmp_dir as root ("+": outside the
-    // sandbox) before anything else, so TMP_DIR exists and paranoia's BindPaths=
-    // has something to bind (a missing source fails the start with 226/NAMESPACE).
-    let mut exec_start_pre: Vec<Value> = Vec::new();
-    if has("tmp") && version >= V_PRIVILEGED_PREFIX {
-        exec_start_pre.push(Value::String(format!(
-            "+/usr/bin/install -d -m {} -o {} -g {} {}",
-            octal_mode(get_str(ctx, "tmp_directory_mode")),
-            arg_word(get_str(ctx, "app_user")),
-            arg_word(get_str(ctx, "app_group")),
-            arg_word(get_str(ctx, "tmp_dir")),
-        )));
-    }
-    exec_start_pre.extend(
-        get_strings(ctx, "exec_start_pre")
-            .iter()
-            .map(|c| Value::String(command_line(c, &paths))),
-    );
-    let exec_stop = get_opt_str(ctx, "exec_stop")
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| Value::String(command_line(s, &paths)))
-        .unwrap_or(Value::Null);
-    let working_dir = get_str(ctx, "working_dir").to_string();
-    let working_dir = if chroot {
-        inside_root(&working_dir, &root).unwrap_or(working_dir)
-    } else {
-        working_dir
-    };
-    let runtime_env_exec = runtime_env_script
-        .as_deref()
-        .map(|s| Value::String(exe_word(s)))
-        .unwrap_or(Value::Null);
-
-    // File system view.
-    let tmp_bound = paranoia && has("tmp") && version >= V_BIND_PATHS;
-    let private_tmp = paranoia && (!has("tmp") || tmp_bound);
-    let bind_paths: Vec<String> = if tmp_bound {
-        vec![get_str(ctx, "tmp_dir").to_string()]
-    } else {
-        Vec::new()
-    };
-    let protect_home = {
-        let deploy = get_str(ctx, "deploy_dir");
-        let under = |base: &str| deploy == base || deploy.starts_with(&format!("{base}/"));
-        if under("/home") || under("/root") || under("/run/user") {
-            "read-only"
-        } else {
-            "yes"
-        }
-    };
-    let protect_system = if version >= V_PROTECT_SYSTEM_STRICT {
-        "strict"
-    } else {
-        "full"
-    };
-
-    let set = |ctx: &mut Map<String, Value>, k: &str, v: Value| {
-        ctx.insert(k.to_string(), v);
-    };
     set(ctx, "after_targets", Value::String(after.join(" ")));
     set(
         ctx,
@@ -492,9 +292,86 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
         "runtime_environment_after_targets",
         Value::String(env_after.join(" ")),
     );
+}
+
+/// Environment: the user's assignments, the main unit's and the env files, quoted.
+fn add_environment(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
+    let env_quoted: Vec<Value> = v
+        .env_vars
+        .iter()
+        .map(|a| Value::String(systemd_env_quote(a)))
+        .collect();
+    let unit_env: Vec<Value> = environment(v, s)
+        .iter()
+        .map(|(n, v)| Value::String(systemd_env_quote(&format!("{n}={v}"))))
+        .collect();
+    let env_files: Vec<Value> = v
+        .env_files
+        .iter()
+        .map(|f| Value::String(unit_value(f)))
+        .collect();
     set(ctx, "environment_quoted", Value::Array(env_quoted));
     set(ctx, "unit_environment", Value::Array(unit_env));
     set(ctx, "unit_env_files", Value::Array(env_files));
+}
+
+/// Commands: ExecStart, ExecStartPre, ExecStop, the working directory and the
+/// runtime-environment script.
+fn add_commands(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView, paths: &[String]) {
+    let root = &v.root_directory;
+    let in_root = |path: String| match s.chroot {
+        true => inside_root(&path, root).unwrap_or(path),
+        false => path,
+    };
+    let wrap = command(&s.exec_start_wrap);
+    let default = spec::default_exec_start(
+        s.exec_start_wrap.as_deref(),
+        &v.current_dir,
+        &v.release_name,
+        &s.start_command,
+    );
+    let unit_exec_start = if s.exec_start == default {
+        let release = in_root(format!("{}/bin/{}", v.current_dir, v.release_name));
+        let command = arg_word(&s.start_command);
+        match wrap {
+            Some(wrap) => format!(
+                "{} {} {command}",
+                command_line(wrap.trim(), paths),
+                arg_word(&release)
+            ),
+            None => format!("{} {command}", exe_word(&release)),
+        }
+    } else {
+        command_line(&s.exec_start, paths)
+    };
+    // systemd has no TmpDirectory=: create tmp_dir as root ("+": outside the
+    // sandbox) before anything else, so TMP_DIR exists and paranoia's BindPaths=
+    // has something to bind (a missing source fails the start with 226/NAMESPACE).
+    let mut exec_start_pre: Vec<Value> = Vec::new();
+    if v.has_dir("tmp") && v.systemd_version >= V_PRIVILEGED_PREFIX {
+        let tmp = v.dir("tmp");
+        exec_start_pre.push(Value::String(format!(
+            "+/usr/bin/install -d -m {} -o {} -g {} {}",
+            octal_mode(&tmp.mode),
+            arg_word(&v.app_user),
+            arg_word(&v.app_group),
+            arg_word(&tmp.path),
+        )));
+    }
+    exec_start_pre.extend(
+        s.exec_start_pre
+            .iter()
+            .map(|c| Value::String(command_line(c, paths))),
+    );
+    let exec_stop = command(&s.exec_stop)
+        .map(|c| Value::String(command_line(c, paths)))
+        .unwrap_or(Value::Null);
+    let working_dir = in_root(s.working_dir.clone());
+    let runtime_env_exec = v
+        .runtime_environment_service_script
+        .as_deref()
+        .map(|s| Value::String(exe_word(s)))
+        .unwrap_or(Value::Null);
     set(ctx, "unit_exec_start", Value::String(unit_exec_start));
     set(ctx, "unit_exec_start_pre", Value::Array(exec_start_pre));
     set(ctx, "unit_exec_stop", exec_stop);
@@ -504,27 +381,41 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
         Value::String(unit_value(&working_dir)),
     );
     set(ctx, "unit_runtime_environment_exec", runtime_env_exec);
-    set(ctx, "unit_dirs", Value::Array(managed_dirs(ctx, version)));
-    set(
-        ctx,
-        "unit_read_write_paths",
-        Value::String(path_list(&get_strings(ctx, "read_write_paths"))),
-    );
-    set(
-        ctx,
-        "unit_read_only_paths",
-        Value::String(path_list(&get_strings(ctx, "read_only_paths"))),
-    );
-    set(
-        ctx,
-        "unit_inaccessible_paths",
-        Value::String(path_list(&get_strings(ctx, "inaccessible_paths"))),
-    );
-    set(
-        ctx,
-        "unit_bind_paths",
-        Value::String(path_list(&bind_paths)),
-    );
+}
+
+/// File system view: managed directories, path lists, private tmp, protection.
+fn add_file_system_view(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
+    let version = v.systemd_version;
+    let tmp_bound = s.paranoia && v.has_dir("tmp") && version >= V_BIND_PATHS;
+    let private_tmp = s.paranoia && (!v.has_dir("tmp") || tmp_bound);
+    let bind_paths: Vec<String> = if tmp_bound {
+        vec![v.dir("tmp").path.clone()]
+    } else {
+        Vec::new()
+    };
+    let protect_home = {
+        let deploy = &v.deploy_dir;
+        let under = |base: &str| *deploy == base || deploy.starts_with(&format!("{base}/"));
+        if under("/home") || under("/root") || under("/run/user") {
+            "read-only"
+        } else {
+            "yes"
+        }
+    };
+    let protect_system = if version >= V_PROTECT_SYSTEM_STRICT {
+        "strict"
+    } else {
+        "full"
+    };
+    set(ctx, "unit_dirs", Value::Array(managed_dirs(v, s)));
+    for (key, items) in [
+        ("unit_read_write_paths", &s.read_write_paths),
+        ("unit_read_only_paths", &s.read_only_paths),
+        ("unit_inaccessible_paths", &s.inaccessible_paths),
+        ("unit_bind_paths", &bind_paths),
+    ] {
+        set(ctx, key, Value::String(path_list(items)));
+    }
     set(ctx, "unit_private_tmp", Value::Bool(private_tmp));
     set(ctx, "unit_protect_home", Value::String(protect_home.into()));
     set(
@@ -534,35 +425,48 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>) {
     );
 }
 
+fn invalid(key: &str, value: String, expected: &str, hint: Option<String>) -> Error {
+    Error::InvalidValue {
+        ns: "mix_systemd".into(),
+        key: key.into(),
+        value,
+        expected: expected.into(),
+        hint,
+    }
+}
+
 /// Checks that need several keys at once; run before any unit is rendered.
-pub fn check(r: &Resolved) -> Result<(), Errors> {
+pub fn check(v: &View) -> Result<(), Errors> {
+    let Sided::Systemd(s) = &v.sided else {
+        return Ok(());
+    };
     let mut errors = Errors::default();
-    let invalid =
-        |key: &str, value: String, expected: &str, hint: Option<String>| Error::InvalidValue {
-            ns: "mix_systemd".into(),
-            key: key.into(),
-            value,
-            expected: expected.into(),
-            hint,
-        };
-    // Newlines are rejected by the resolver; other control characters have no
-    // business in a unit either (a NUL ends systemd's reading of the line).
-    for key in [
-        "env_vars",
-        "env_files",
-        "exec_start_pre",
-        "exec_start",
-        "exec_start_wrap",
-        "exec_stop",
-        "env_lang",
-        "unit_after_targets",
-        "runtime_environment_unit_after_targets",
+    check_control_characters(v, s, &mut errors);
+    check_service_type(v, s, &mut errors);
+    check_env_files(v, &mut errors);
+    check_unit_names(s, &mut errors);
+    check_command_lines(v, s, &mut errors);
+    errors.into_result(())
+}
+
+/// Newlines are rejected by the resolver; other control characters have no
+/// business in a unit either (a NUL ends systemd's reading of the line).
+fn check_control_characters(v: &View, s: &SystemdView, errors: &mut Errors) {
+    let one = |value: &Option<String>| value.iter().cloned().collect::<Vec<_>>();
+    for (key, items) in [
+        ("env_vars", v.env_vars.clone()),
+        ("env_files", v.env_files.clone()),
+        ("exec_start_pre", s.exec_start_pre.clone()),
+        ("exec_start", vec![s.exec_start.clone()]),
+        ("exec_start_wrap", one(&s.exec_start_wrap)),
+        ("exec_stop", one(&s.exec_stop)),
+        ("env_lang", vec![v.env_lang.clone()]),
+        ("unit_after_targets", s.unit_after_targets.clone()),
+        (
+            "runtime_environment_unit_after_targets",
+            s.runtime_environment_unit_after_targets.clone(),
+        ),
     ] {
-        let items = match r.context.get(key) {
-            Some(Value::Array(_)) => r.strings(key),
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        };
         for item in items
             .iter()
             .filter(|i| i.chars().any(|c| c.is_control() && c != '\t'))
@@ -575,8 +479,12 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
             ));
         }
     }
-    let version = r.int("systemd_version");
-    if r.str("service_type") == "exec" && version < V_TYPE_EXEC {
+}
+
+/// Type=exec needs a systemd that knows it.
+fn check_service_type(v: &View, s: &SystemdView, errors: &mut Errors) {
+    let version = v.systemd_version;
+    if s.service_type == "exec" && version < V_TYPE_EXEC {
         errors.push(invalid(
             "service_type",
             ":exec".into(),
@@ -586,8 +494,12 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
             Some("use :simple, or set systemd_version to the target's version".into()),
         ));
     }
-    for file in r.strings("env_files") {
-        let path = file.strip_prefix('-').unwrap_or(&file);
+}
+
+/// EnvironmentFile= takes absolute paths.
+fn check_env_files(v: &View, errors: &mut Errors) {
+    for file in &v.env_files {
+        let path = file.strip_prefix('-').unwrap_or(file);
         if !path.starts_with('/') {
             errors.push(invalid(
                 "env_files",
@@ -600,11 +512,18 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
             ));
         }
     }
-    for key in [
-        "unit_after_targets",
-        "runtime_environment_unit_after_targets",
+}
+
+/// After= entries are unit names.
+fn check_unit_names(s: &SystemdView, errors: &mut Errors) {
+    for (key, entries) in [
+        ("unit_after_targets", &s.unit_after_targets),
+        (
+            "runtime_environment_unit_after_targets",
+            &s.runtime_environment_unit_after_targets,
+        ),
     ] {
-        for name in unit_names(&r.strings(key)) {
+        for name in unit_names(entries) {
             let ok = name.contains('.')
                 && !name.starts_with('.')
                 && name
@@ -620,25 +539,18 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
             }
         }
     }
+}
+
+/// Exec lines have a command after their prefixes, with an absolute path where
+/// the target's systemd does not search PATH.
+fn check_command_lines(v: &View, s: &SystemdView, errors: &mut Errors) {
+    let version = v.systemd_version;
+    let one = |value: &Option<String>| command(value).map(str::to_string).into_iter().collect();
     for (key, lines) in [
-        ("exec_start_pre", r.strings("exec_start_pre")),
-        ("exec_start", vec![r.str("exec_start").to_string()]),
-        (
-            "exec_stop",
-            r.opt_str("exec_stop")
-                .filter(|w| !w.trim().is_empty())
-                .map(str::to_string)
-                .into_iter()
-                .collect(),
-        ),
-        (
-            "exec_start_wrap",
-            r.opt_str("exec_start_wrap")
-                .filter(|w| !w.trim().is_empty())
-                .map(str::to_string)
-                .into_iter()
-                .collect(),
-        ),
+        ("exec_start_pre", s.exec_start_pre.clone()),
+        ("exec_start", vec![s.exec_start.clone()]),
+        ("exec_stop", one(&s.exec_stop)),
+        ("exec_start_wrap", one(&s.exec_start_wrap)),
     ] {
         for line in lines {
             let (_, rest) = split_prefixes(&line);
@@ -659,7 +571,6 @@ pub fn check(r: &Resolved) -> Result<(), Errors> {
             }
         }
     }
-    errors.into_result(())
 }
 
 #[cfg(test)]
@@ -668,23 +579,6 @@ mod tests {
 
     fn paths(p: &[&str]) -> Vec<String> {
         p.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn words_are_quoted_only_when_systemd_would_misread_them() {
-        assert_eq!(exe_word("/srv/foo/bin/foo"), "/srv/foo/bin/foo");
-        assert_eq!(exe_word("/srv/my app/bin/x"), "\"/srv/my app/bin/x\"");
-        assert_eq!(exe_word("/srv/a$b%c"), "\"/srv/a$b%%c\"");
-        assert_eq!(arg_word("/srv/a$b%c"), "\"/srv/a$$b%%c\"");
-        assert_eq!(arg_word("say \"hi\"\\"), r#""say \"hi\"\\""#);
-        assert_eq!(arg_word(";"), r"\;");
-        assert_eq!(arg_word(""), "\"\"");
-    }
-
-    #[test]
-    fn list_words_keep_the_dash_outside_the_quotes() {
-        assert_eq!(list_word("-/var/my dir"), "-\"/var/my dir\"");
-        assert_eq!(list_word("/var/100%"), "/var/100%%");
     }
 
     #[test]
