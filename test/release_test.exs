@@ -12,7 +12,7 @@ defmodule MixDeploy.ReleaseTest do
   # Variables the scripts and tasks read; unset so the runner's environment cannot leak in.
   @script_env ~w(RELEASE RELEASE_VSN RELEASE_NAME RELEASE_TAR DESTDIR LOCK_TIMEOUT
                  KEEP_RELEASES BUILD_PATH DEPLOY_DIR RELEASES_DIR CURRENT_DIR
-                 DEPLOY_USER APP_GROUP)
+                 DEPLOY_USER APP_GROUP MARK_FILE)
 
   setup do
     Mix.shell(Mix.Shell.Process)
@@ -37,6 +37,7 @@ defmodule MixDeploy.ReleaseTest do
 
     in_project(project, :foo_bar, [deploy: config], fn ->
       mix("deploy.generate")
+      _generated = shell_lines()
 
       fun.(%{
         project: project,
@@ -515,8 +516,7 @@ defmodule MixDeploy.ReleaseTest do
   end
 
   describe "mix deploy.local and deploy.local.rollback" do
-    test "produce the same layout as the scripts, and each follows the other",
-         %{tmp_dir: dir} do
+    test "run the scripts, options mapped onto their environment", %{tmp_dir: dir} do
       with_site(dir, [keep_releases: 10], fn site ->
         for v <- ~w(0.1.0 0.2.0 0.3.0 0.4.0), do: build(site, v)
 
@@ -529,32 +529,21 @@ defmodule MixDeploy.ReleaseTest do
         System.delete_env("RELEASE_VSN")
 
         names = releases(site)
-        assert length(names) == 4
-        assert Enum.all?(names, &(&1 =~ ~r/^\d{14}(-\d{2})?$/)), inspect(names)
 
         assert Enum.map(names, &version_of(site, &1)) ==
                  ~w(version=0.1.0 version=0.2.0 version=0.3.0 version=0.4.0)
 
         [r1, r2, r3, r4] = names
-        assert "==> Switching current from #{r1} to #{r2}" in task_lines
+        # The script's progress, line by line, as it printed it.
+        assert [
+                 "==> Extracting _build/prod/foo_bar-0.2.0.tar.gz to #{site.releases}/#{r2}",
+                 "==> Setting owner root:root, release executables group-executable",
+                 "==> Switching current from #{r1} to #{r2}",
+                 "==> Deployed #{r2}; restart the service to run it"
+               ] == task_lines
+
         assert link(site) == "releases/#{r4}"
 
-        # Same owner, modes and group-executable bit whoever deployed.
-        stats =
-          for name <- names do
-            dir_stat = File.stat!(Path.join(site.releases, name))
-            exe_stat = File.stat!(Path.join([site.releases, name, "bin/foo_bar"]))
-
-            {dir_stat.uid, dir_stat.gid, Bitwise.band(dir_stat.mode, 0o7777), exe_stat.uid,
-             Bitwise.band(exe_stat.mode, 0o7777)}
-          end
-
-        assert length(Enum.uniq(stats)) == 1, inspect(stats)
-        [{_, _, dir_mode, _, exe_mode} | _] = stats
-        assert dir_mode == 0o750
-        assert Bitwise.band(exe_mode, 0o010) == 0o010
-
-        # Rollbacks alternate between the task and the script.
         mix("deploy.local.rollback")
         assert "==> Switching current from #{r4} to #{r3}" in shell_lines()
         {_, 0} = script(site, "rollback")
@@ -566,10 +555,12 @@ defmodule MixDeploy.ReleaseTest do
         System.delete_env("RELEASE")
         assert current_version(site) == "version=0.1.0"
 
-        assert_raise Mix.Error, ~r/no release older than #{r1}/, fn ->
-          mix("deploy.local.rollback")
-        end
+        error =
+          assert_raise Mix.Error, ~r/^no release older than #{r1}/, fn ->
+            mix("deploy.local.rollback")
+          end
 
+        assert error.mix == 1
         assert link(site) == "releases/#{r1}"
       end)
     end
@@ -595,22 +586,9 @@ defmodule MixDeploy.ReleaseTest do
       end)
     end
 
-    test "concurrent with the script, both land whole", %{tmp_dir: dir} do
-      with_site(dir, [keep_releases: 10], fn site ->
-        build(site, "0.1.0")
-        build(site, "0.2.0")
-        other = Task.async(fn -> script(site, "release", [{"RELEASE_VSN", "0.1.0"}]) end)
-        mix("deploy.local", ["--release-vsn", "0.2.0"])
-        {out, 0} = Task.await(other, :infinity)
-        names = releases(site)
-        assert length(names) == 2, out
-
-        assert names |> Enum.map(&version_of(site, &1)) |> Enum.sort() ==
-                 ~w(version=0.1.0 version=0.2.0)
-      end)
-    end
-
-    test "DESTDIR prefixes every path", %{tmp_dir: dir} do
+    test "the environment reaches the script: DESTDIR, RELEASES_DIR, CURRENT_DIR", %{
+      tmp_dir: dir
+    } do
       with_site(dir, fn site ->
         build(site, "0.1.0")
         stage = Path.join(dir, "stage")
@@ -620,7 +598,139 @@ defmodule MixDeploy.ReleaseTest do
         refute File.exists?(site.deploy_dir)
         {:ok, target} = File.read_link(stage <> site.current)
         assert target =~ ~r"^releases/\d{14}$"
+
+        elsewhere = Path.join(dir, "elsewhere")
+        System.put_env("RELEASES_DIR", Path.join(elsewhere, "rels"))
+        System.put_env("CURRENT_DIR", Path.join(elsewhere, "live"))
+        mix("deploy.local", ["--release-vsn", "0.1.0"])
+        System.delete_env("RELEASES_DIR")
+        System.delete_env("CURRENT_DIR")
+        {:ok, target} = File.read_link(Path.join(elsewhere, "live"))
+        assert target =~ ~r"^rels/\d{14}$"
+        assert run_exe(Path.join(elsewhere, "live/bin/foo_bar")) == "version=0.1.0"
+        refute File.exists?(site.current)
       end)
+    end
+
+    test "run the project's release.hbs and partials, rendered with the config",
+         %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        File.mkdir_p!("rel/templates/deploy/partials")
+        marker = Path.join(dir, "marker")
+
+        File.write!("rel/templates/deploy/release.hbs", """
+        #!/usr/bin/env bash
+        set -eu
+        echo "==> my release of {{release_name}} to {{deploy_dir}}, RELEASE_VSN=${RELEASE_VSN-}"
+        {{> partials/mark}}
+        """)
+
+        File.write!("rel/templates/deploy/partials/mark.hbs", """
+        printf '%s\\n' "$0" "$PWD" >"$MARK_FILE"
+        """)
+
+        System.put_env("MARK_FILE", marker)
+
+        mix("deploy.local", ["--release-vsn", "7.7.7"])
+        System.delete_env("MARK_FILE")
+
+        assert shell_lines() == [
+                 "==> my release of foo_bar to #{site.deploy_dir}, RELEASE_VSN=7.7.7"
+               ]
+
+        [script, cwd] = marker |> File.read!() |> String.split("\n", trim: true)
+        assert cwd == site.project
+        # A private temporary file, gone after the run.
+        assert Path.basename(script) == "deploy-release"
+        refute File.exists?(script)
+        refute File.exists?(Path.dirname(script))
+        assert releases(site) == []
+
+        # An override of a built-in partial is used too, with the built-in template.
+        File.rm!("rel/templates/deploy/release.hbs")
+
+        File.write!("rel/templates/deploy/partials/release-deploy.hbs", """
+        echo "==> would deploy ${RELEASE_TAR}"
+        """)
+
+        build(site, "0.1.0")
+        mix("deploy.local", ["--release-vsn", "0.1.0"])
+        assert shell_lines() == ["==> would deploy _build/prod/foo_bar-0.1.0.tar.gz"]
+        assert releases(site) == []
+      end)
+    end
+
+    test "a failing script's message and exit status are the Mix error", %{tmp_dir: dir} do
+      with_site(dir, fn _site ->
+        File.mkdir_p!("rel/templates/deploy")
+
+        File.write!("rel/templates/deploy/rollback.hbs", """
+        #!/usr/bin/env bash
+        echo "==> trying"
+        echo "warning: about to fail" >&2
+        echo "error: it broke ({{release_name}})" >&2
+        exit 3
+        """)
+
+        error = assert_raise Mix.Error, fn -> mix("deploy.local.rollback") end
+        assert error.message == "warning: about to fail\nerror: it broke (foo_bar)"
+        assert error.mix == 3
+        assert shell_lines() == ["==> trying"]
+
+        File.write!("rel/templates/deploy/rollback.hbs", "exit 4\n")
+        error = assert_raise Mix.Error, fn -> mix("deploy.local.rollback") end
+        assert error.message == "deploy-rollback failed with exit status 4"
+        assert error.mix == 4
+
+        File.write!("rel/templates/deploy/rollback.hbs", "{{nope}}\n")
+        error = assert_raise Mix.Error, fn -> mix("deploy.local.rollback") end
+        assert error.message =~ "template rollback: line 1, column 1: unknown variable nope"
+      end)
+    end
+  end
+
+  describe "mix deploy.local from the command line" do
+    # A real project depending on mix_deploy, run with `mix` as a user would.
+    test "a failing script ends mix with its message and exit status, no stack trace",
+         %{tmp_dir: dir} do
+      repo = Path.expand("..", __DIR__)
+      File.mkdir_p!(Path.join(dir, "config"))
+      File.mkdir_p!(Path.join(dir, "rel/templates/deploy"))
+
+      File.write!(Path.join(dir, "mix.exs"), """
+      defmodule CliApp.MixProject do
+        use Mix.Project
+        def project do
+          [app: :cli_app, version: "0.1.0", deps: [{:mix_deploy, path: #{inspect(repo)}, runtime: false}]]
+        end
+      end
+      """)
+
+      File.write!(Path.join(dir, "config/config.exs"), """
+      import Config
+      config :mix_deploy, deploy_dir: #{inspect(Path.join(dir, "srv"))}
+      """)
+
+      File.write!(Path.join(dir, "rel/templates/deploy/release.hbs"), """
+      #!/usr/bin/env bash
+      echo "==> deploying {{release_name}} to ${DEPLOY_DIR:-{{deploy_dir}}}"
+      echo "error: no luck today" >&2
+      exit 7
+      """)
+
+      {out, status} =
+        System.cmd("mix", ["deploy.local"],
+          cd: dir,
+          env: [{"MIX_ENV", "prod"}, {"DEPLOY_DIR", "/nowhere"}],
+          stderr_to_stdout: true
+        )
+
+      assert status == 7, out
+      assert out =~ "==> deploying cli_app to /nowhere\n"
+      assert out =~ "** (Mix) no luck today\n"
+      refute out =~ "stacktrace"
+      refute out =~ ~r/\(mix(_deploy)? [0-9.]+\) lib\//
+      refute File.exists?(Path.join(dir, "srv"))
     end
   end
 

@@ -48,7 +48,6 @@ defmodule MixDeploy.Native do
   def render_only(_json, _side), do: not_loaded()
   def resolve(_json, _side), do: not_loaded()
 
-  # Local deploys: {:ok, lines} | {:error, lines, message}
-  def deploy_local(_json), do: not_loaded()
-  def rollback_local(_json), do: not_loaded()
+  # The deploy script `name` rendered for mix deploy.local: {:ok, text} | {:error, message}
+  def render_script(_json, _name), do: not_loaded()
 end

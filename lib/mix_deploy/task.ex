@@ -1,7 +1,8 @@
 defmodule MixDeploy.Task do
   @moduledoc false
   # What every task shares: gather the project's config into one JSON document,
-  # call the core, print its report the way Mix generators do.
+  # call the core, print its report the way Mix generators do; for the local
+  # tasks, run the script the core renders.
 
   alias MixDeploy.{JSON, Native}
 
@@ -89,5 +90,109 @@ defmodule MixDeploy.Task do
       end
 
     Mix.shell().info([color, "* #{action} ", :reset, path])
+  end
+
+  @doc """
+  mix deploy.local / mix deploy.local.rollback: renders the project's deploy
+  script `name` (`"release"`, `"rollback"`) through the core exactly as
+  `mix deploy.generate` would write it, from the project's template override and
+  partials when it has them, and runs it with bash in the project directory.
+
+  The script inherits the environment (DEPLOY_DIR=, DESTDIR=, ... work as for the
+  generated script), plus `env`: the task's options as the variables the script
+  reads, e.g. `%{"RELEASE_VSN" => "0.2.0"}`; nil values are left out. Its output
+  is printed as it comes (stdout as info, stderr as errors); when it fails, its
+  error output is raised as the Mix error, with its exit status.
+  """
+  def run_script(name, env) do
+    script =
+      case Native.render_script(input(:mix_deploy), name) do
+        {:ok, text} -> text
+        {:error, message} -> Mix.raise(message)
+      end
+
+    bash =
+      System.find_executable("bash") || Mix.raise("bash not found: the deploy scripts need it")
+
+    dir = private_dir!()
+
+    try do
+      path = Path.join(dir, "deploy-#{name}")
+      stderr = Path.join(dir, "stderr")
+      File.write!(path, script, [:exclusive])
+      status = run_bash(bash, path, stderr, env)
+      errors = File.read!(stderr)
+
+      if status == 0 do
+        errors |> String.split("\n", trim: true) |> Enum.each(&Mix.shell().error/1)
+      else
+        Mix.raise(failure(errors, name, status), exit_status: status)
+      end
+    after
+      File.rm_rf!(dir)
+    end
+
+    :ok
+  end
+
+  # A new directory only this user can enter, for the script and its stderr.
+  defp private_dir!(attempt \\ 0) do
+    name = "mix_deploy-#{System.pid()}-#{System.unique_integer([:positive])}"
+    dir = Path.join(System.tmp_dir!(), name)
+
+    case File.mkdir(dir) do
+      :ok ->
+        File.chmod!(dir, 0o700)
+        dir
+
+      {:error, :eexist} when attempt < 10 ->
+        private_dir!(attempt + 1)
+
+      {:error, reason} ->
+        Mix.raise("cannot create a temporary directory #{dir}: #{:file.format_error(reason)}")
+    end
+  end
+
+  # Runs `bash path` with stderr to the file `stderr`, printing stdout lines as
+  # they come; returns the exit status.
+  defp run_bash(bash, path, stderr, env) do
+    env = for {k, v} <- env, v != nil, do: {String.to_charlist(k), String.to_charlist(v)}
+
+    port =
+      Port.open({:spawn_executable, bash}, [
+        :binary,
+        :exit_status,
+        {:line, 65_536},
+        {:cd, File.cwd!()},
+        {:env, env},
+        {:args, ["-c", ~S(exec bash -- "$1" 2>"$2"), "mix_deploy", path, stderr]}
+      ])
+
+    stream_port(port, "")
+  end
+
+  defp stream_port(port, partial) do
+    receive do
+      {^port, {:data, {:eol, line}}} ->
+        Mix.shell().info(partial <> line)
+        stream_port(port, "")
+
+      {^port, {:data, {:noeol, part}}} ->
+        stream_port(port, partial <> part)
+
+      {^port, {:exit_status, status}} ->
+        if partial != "", do: Mix.shell().info(partial)
+        status
+    end
+  end
+
+  # The script's error output as one message, without its "error: " prefix
+  # (Mix prints its own); or which script failed how, when it said nothing.
+  defp failure(errors, name, status) do
+    case String.trim(errors) do
+      "" -> "deploy-#{name} failed with exit status #{status}"
+      "error: " <> message -> message
+      message -> message
+    end
   end
 end

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use handlebars::Context;
+use handlebars::{Context, Handlebars};
 use serde_json::{Map, Value};
 
 use crate::error::{suggest, Error, Errors};
@@ -71,35 +71,7 @@ pub fn plan(
     let hb = render::registry_for(&project_partials(&template_dir))?;
     let mut files = Vec::new();
     for job in jobs {
-        let user_file = template_dir.join(format!("{}.hbs", job.template));
-        let user_text = fs::read_to_string(&user_file).ok();
-        let builtin = match side {
-            Side::Deploy => templates::deploy(&job.template),
-            Side::Systemd => templates::systemd(&job.template),
-        };
-        let (source, origin) = match (&user_text, builtin) {
-            (Some(text), _) => (Source::User(text), shown(root, &user_file)),
-            (None, Some(_)) => (
-                Source::Builtin(format!("{}/{}", group(side), job.template)),
-                "built-in".to_string(),
-            ),
-            (None, None) => {
-                let names = templates::DEPLOY
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .filter(|n| !SPECIAL.contains(n));
-                errors.push(Error::InvalidValue {
-                    ns: side.namespace().into(),
-                    key: "templates".into(),
-                    value: format!("{:?}", job.template),
-                    expected: format!("a built-in template or a file {}", shown(root, &user_file)),
-                    hint: suggest(&job.template, names).map(|s| format!("did you mean {s:?}?")),
-                });
-                continue;
-            }
-        };
-        set_header(&mut ctx, side, &job.template, &origin, view);
-        match render::render(&hb, &job.template, &source, &mut ctx) {
+        match render_template(resolved, root, side, &hb, &mut ctx, &job.template) {
             Ok(contents) => files.push(Planned {
                 shown: shown(root, &job.target),
                 path: job.target,
@@ -125,6 +97,66 @@ pub fn template_context(resolved: &Resolved) -> Map<String, Value> {
     helpers::add_helpers(&mut ctx, &resolved.view);
     units::add_unit_helpers(&mut ctx, &resolved.view);
     ctx
+}
+
+/// Renders `template` of `side`: the project's `template_dir/<template>.hbs` when
+/// there is one, else the built-in.
+fn render_template(
+    resolved: &Resolved,
+    root: &Path,
+    side: Side,
+    hb: &Handlebars,
+    ctx: &mut Context,
+    template: &str,
+) -> Result<String, Error> {
+    let user_file = root
+        .join(&resolved.view.template_dir)
+        .join(format!("{template}.hbs"));
+    let user_text = fs::read_to_string(&user_file).ok();
+    let builtin = match side {
+        Side::Deploy => templates::deploy(template),
+        Side::Systemd => templates::systemd(template),
+    };
+    let (source, origin) = match (&user_text, builtin) {
+        (Some(text), _) => (Source::User(text), shown(root, &user_file)),
+        (None, Some(_)) => (
+            Source::Builtin(format!("{}/{template}", group(side))),
+            "built-in".to_string(),
+        ),
+        (None, None) => {
+            let names = templates::DEPLOY
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| !SPECIAL.contains(n));
+            return Err(Error::InvalidValue {
+                ns: side.namespace().into(),
+                key: "templates".into(),
+                value: format!("{template:?}"),
+                expected: format!("a built-in template or a file {}", shown(root, &user_file)),
+                hint: suggest(template, names).map(|s| format!("did you mean {s:?}?")),
+            });
+        }
+    };
+    set_header(ctx, side, template, &origin, &resolved.view);
+    render::render(hb, template, &source, ctx)
+}
+
+/// `mix deploy.local` and `mix deploy.local.rollback`: the project's deploy script
+/// `template` rendered in memory exactly as `mix deploy.generate` writes it (from
+/// the project's override and partials when it has them), for the task to run.
+pub fn render_script(input: &Input, template: &str) -> Result<String, Errors> {
+    let resolved = resolve(input, Side::Deploy)?;
+    let root = project_root(input);
+    let hb = render::registry_for(&project_partials(&root.join(&resolved.view.template_dir)))?;
+    let mut ctx = Context::from(Value::Object(template_context(&resolved)));
+    Ok(render_template(
+        &resolved,
+        &root,
+        Side::Deploy,
+        &hb,
+        &mut ctx,
+        template,
+    )?)
 }
 
 /// The project's partials, `template_dir/partials/<name>.hbs`: overrides of
@@ -208,32 +240,14 @@ fn deploy_jobs(v: &View, d: &DeployView, root: &Path) -> Result<Vec<Job>, Errors
 
 fn systemd_jobs(v: &View, root: &Path) -> Vec<Job> {
     let dir = root.join(&v.output_dir);
-    let service = &v.service_name;
-    let mut jobs = vec![Job {
-        template: "service".into(),
-        target: dir.join(format!("{service}.service")),
-        mode: 0o644,
-    }];
-    if v.restart_method == "systemd_flag" {
-        for (template, suffix) in [
-            ("restart.path", "-restart.path"),
-            ("restart.service", "-restart.service"),
-        ] {
-            jobs.push(Job {
-                template: template.into(),
-                target: dir.join(format!("{service}{suffix}")),
-                mode: 0o644,
-            });
-        }
-    }
-    if v.runtime_environment_service_script.is_some() {
-        jobs.push(Job {
-            template: "runtime-environment.service".into(),
-            target: dir.join(format!("{service}-runtime-environment.service")),
+    v.units()
+        .into_iter()
+        .map(|(template, name)| Job {
+            template: template.into(),
+            target: dir.join(name),
             mode: 0o644,
-        });
-    }
-    jobs
+        })
+        .collect()
 }
 
 /// Units in output_dir that carry our marker but are not in the plan any more.

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::spec;
 use crate::templates;
 use crate::view::{Sided, View};
 
@@ -20,7 +21,7 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, v: &View) {
         // Where `mix systemd.generate` writes units by default (copy-files, stage-files).
         ctx.insert(
             "systemd_output_dir".into(),
-            Value::String(format!("{}/systemd/lib/systemd/system", v.build_path)),
+            Value::String(spec::SYSTEMD_OUTPUT_DIR.replace("{build_path}", &v.build_path)),
         );
         ctx.insert("sudoers_units".into(), sudoers_units(v));
         ctx.insert("enabled".into(), enabled(&d.templates));
@@ -92,16 +93,10 @@ fn add_release_helpers(ctx: &mut Map<String, Value>, v: &View) {
 
 /// The units the sudoers file lets users start/stop, `:` escaped for sudoers.
 fn sudoers_units(v: &View) -> Value {
-    let service = &v.service_name;
-    let mut units = vec![service.clone()];
-    if v.restart_method == "systemd_flag" {
-        units.push(format!("{service}-restart.path"));
-    }
-    if v.runtime_environment_service_script.is_some() {
-        units.push(format!("{service}-runtime-environment.service"));
-    }
+    let extra = ["restart.path", "runtime-environment.service"];
+    let units = std::iter::once(v.service_name.clone())
+        .chain(extra.iter().filter_map(|template| v.unit(template)));
     units
-        .iter()
         .map(|u| Value::String(u.replace(':', "\\:")))
         .collect()
 }

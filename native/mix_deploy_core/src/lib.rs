@@ -15,10 +15,9 @@
 //!    whole-config unit checks.
 //! 7. `render`: Handlebars set up for scripts and units.
 //! 8. `output`: writing files atomically, reporting changes.
-//! 9. `generate`: the generate and init tasks, composing resolve, helpers, render
-//!    and output.
-//! 10. `release`: deploying and rolling back releases on the local machine.
-//! 11. `api` (in this file): the JSON-in entry points the NIF calls.
+//! 9. `generate`: the generate and init tasks, and the one script `mix deploy.local`
+//!    runs, composing resolve, helpers, render and output.
+//! 10. `api` (in this file): the JSON-in entry points the NIF calls.
 
 pub mod account;
 pub mod error;
@@ -27,7 +26,6 @@ pub mod helpers;
 pub mod input;
 pub mod output;
 pub mod quote;
-pub mod release;
 pub mod render;
 pub mod resolve;
 pub mod spec;
@@ -65,14 +63,11 @@ pub mod api {
         Ok(files.iter().map(|f| f.contents.len()).sum())
     }
 
-    /// `mix deploy.local`: deploys the project's release tar on this machine.
-    pub fn deploy_local(json: &str) -> release::Outcome {
-        release::run_json(json, release::deploy)
-    }
-
-    /// `mix deploy.local.rollback`: points current at the previous (or a named) release.
-    pub fn rollback_local(json: &str) -> release::Outcome {
-        release::run_json(json, release::rollback)
+    /// `mix deploy.local` / `mix deploy.local.rollback`: the project's deploy script
+    /// `name` (`release`, `rollback`) as `mix deploy.generate` would write it.
+    pub fn render_script(json: &str, name: &str) -> Result<String, Errors> {
+        let input = Input::parse(json)?;
+        generate::render_script(&input, name)
     }
 
     /// The template context of `side` as JSON: every resolved key plus the helpers

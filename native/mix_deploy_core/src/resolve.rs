@@ -564,86 +564,91 @@ impl Resolver<'_> {
 
     fn copy_files(&mut self, spec: &Spec) -> Option<Value> {
         let items = self.list(spec)?;
-        let mut out = Vec::new();
-        for item in &items {
-            let Some(pairs) = item.as_pairs() else {
-                self.invalid(spec.key, item, "a list of maps such as %{src: \"config/environment\", dst: [:configuration_dir, \"/environment\"]}", None);
-                continue;
-            };
-            let mut entry = Map::new();
-            let mut ok = true;
-            for (field, value) in &pairs {
-                let allowed = ["src", "dst", "user", "group", "mode"];
-                if !allowed.contains(&field.as_str()) {
-                    let hint = suggest(field, allowed).map(|s| format!("did you mean {s}?"));
-                    self.invalid(
-                        spec.key,
-                        item,
-                        "entries with only src, dst, user, group, mode",
-                        hint,
-                    );
-                    ok = false;
-                    continue;
-                }
-                let Some(text) = self.expand(spec.key, value) else {
-                    ok = false;
-                    continue;
-                };
-                entry.insert(field.clone(), Value::String(text));
-            }
-            for required in ["src", "dst"] {
-                if !entry.contains_key(required) && ok {
-                    self.invalid(spec.key, item, &format!("an entry with {required}"), None);
-                    ok = false;
-                }
-            }
-            let mode = entry
-                .get("mode")
-                .and_then(Value::as_str)
-                .unwrap_or("640")
-                .to_string();
-            if !is_mode(&mode) {
+        let out: Vec<Value> = items
+            .iter()
+            .filter_map(|item| self.copy_file(spec, item))
+            .collect();
+        Some(Value::Array(out))
+    }
+
+    /// One copy_files entry with its defaults and shell words; None when invalid
+    /// (reported).
+    fn copy_file(&mut self, spec: &Spec, item: &Term) -> Option<Value> {
+        let Some(pairs) = item.as_pairs() else {
+            self.invalid(spec.key, item, "a list of maps such as %{src: \"config/environment\", dst: [:configuration_dir, \"/environment\"]}", None);
+            return None;
+        };
+        let mut entry = Map::new();
+        let mut ok = true;
+        for (field, value) in &pairs {
+            let allowed = ["src", "dst", "user", "group", "mode"];
+            if !allowed.contains(&field.as_str()) {
+                let hint = suggest(field, allowed).map(|s| format!("did you mean {s}?"));
                 self.invalid(
                     spec.key,
                     item,
-                    "mode as 3 or 4 octal digits in a string, e.g. \"640\"",
-                    None,
+                    "entries with only src, dst, user, group, mode",
+                    hint,
                 );
                 ok = false;
+                continue;
             }
-            let dst = entry
-                .get("dst")
-                .and_then(Value::as_str)
-                .unwrap_or("/")
-                .to_string();
-            if let Some((expected, hint)) = check_path(&dst) {
-                self.invalid(spec.key, item, &format!("dst to be {expected}"), hint);
+            let Some(text) = self.expand(spec.key, value) else {
                 ok = false;
-            }
-            let user = entry
-                .get("user")
-                .and_then(Value::as_str)
-                .unwrap_or("$DEPLOY_USER")
-                .to_string();
-            let group = entry
-                .get("group")
-                .and_then(Value::as_str)
-                .unwrap_or("$APP_GROUP")
-                .to_string();
-            let (Some(user_word), Some(group_word)) = (owner_word(&user), owner_word(&group))
-            else {
-                self.invalid(spec.key, item, "user and group as account names or one of $DEPLOY_USER, $DEPLOY_GROUP, $APP_USER, $APP_GROUP", None);
                 continue;
             };
-            if ok {
-                out.push(json!({
-                    "src": entry["src"], "dst": dst, "mode": mode,
-                    "user": user, "group": group,
-                    "user_word": user_word, "group_word": group_word,
-                }));
+            entry.insert(field.clone(), Value::String(text));
+        }
+        for required in ["src", "dst"] {
+            if !entry.contains_key(required) && ok {
+                self.invalid(spec.key, item, &format!("an entry with {required}"), None);
+                ok = false;
             }
         }
-        Some(Value::Array(out))
+        let mode = entry
+            .get("mode")
+            .and_then(Value::as_str)
+            .unwrap_or("640")
+            .to_string();
+        if !is_mode(&mode) {
+            self.invalid(
+                spec.key,
+                item,
+                "mode as 3 or 4 octal digits in a string, e.g. \"640\"",
+                None,
+            );
+            ok = false;
+        }
+        let dst = entry
+            .get("dst")
+            .and_then(Value::as_str)
+            .unwrap_or("/")
+            .to_string();
+        if let Some((expected, hint)) = check_path(&dst) {
+            self.invalid(spec.key, item, &format!("dst to be {expected}"), hint);
+            ok = false;
+        }
+        let user = entry
+            .get("user")
+            .and_then(Value::as_str)
+            .unwrap_or("$DEPLOY_USER")
+            .to_string();
+        let group = entry
+            .get("group")
+            .and_then(Value::as_str)
+            .unwrap_or("$APP_GROUP")
+            .to_string();
+        let (Some(user_word), Some(group_word)) = (owner_word(&user), owner_word(&group)) else {
+            self.invalid(spec.key, item, "user and group as account names or one of $DEPLOY_USER, $DEPLOY_GROUP, $APP_USER, $APP_GROUP", None);
+            return None;
+        };
+        ok.then(|| {
+            json!({
+                "src": entry["src"], "dst": dst, "mode": mode,
+                "user": user, "group": group,
+                "user_word": user_word, "group_word": group_word,
+            })
+        })
     }
 
     /// Keys the user set that no spec knows: a warning with a suggestion, then

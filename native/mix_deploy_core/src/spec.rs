@@ -180,6 +180,11 @@ const fn dir(
 pub fn dir_names() -> impl Iterator<Item = &'static str> + Clone {
     DIRS.iter().map(|d| d.name)
 }
+
+/// Where `mix systemd.generate` writes units by default (the deploy side's
+/// scripts copy them from there).
+pub const SYSTEMD_OUTPUT_DIR: &str = "{build_path}/systemd/lib/systemd/system";
+
 pub const RELEASE_SYSTEMS: &[&str] = &["mix", "distillery"];
 pub const RESTART_METHODS: &[&str] = &["systemctl", "systemd_flag", "touch"];
 pub const SERVICE_TYPES: &[&str] = &["simple", "exec", "notify", "forking"];
@@ -362,11 +367,7 @@ pub static SPECS: &[Spec] = &[
     ),
     deploy("target_prefix", Text, Default::Str("deploy-")),
     deploy("templates", Templates, Default::EmptyList),
-    systemd(
-        "output_dir",
-        LocalPath,
-        Default::Expand("{build_path}/systemd/lib/systemd/system"),
-    ),
+    systemd("output_dir", LocalPath, Default::Expand(SYSTEMD_OUTPUT_DIR)),
     systemd(
         "template_dir",
         LocalPath,

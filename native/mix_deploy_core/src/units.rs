@@ -269,10 +269,7 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>, v: &View) {
 
 /// Ordering: one After= line with every unit.
 fn add_ordering(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
-    let runtime_env_unit = v
-        .runtime_environment_service_script
-        .as_ref()
-        .map(|_| format!("{}-runtime-environment.service", v.service_name));
+    let runtime_env_unit = v.unit("runtime-environment.service");
     let mut after = vec!["local-fs.target".to_string(), "network.target".to_string()];
     push_unique(&mut after, runtime_env_unit.clone());
     push_unique(&mut after, unit_names(&s.unit_after_targets));

@@ -22,7 +22,6 @@ pub struct View {
     pub app_user: String,
     pub app_group: String,
     pub deploy_dir: String,
-    pub releases_dir: String,
     pub current_dir: String,
     pub root_directory: String,
     /// The entries of `dirs`, in `spec::DIRS` order.
@@ -56,7 +55,6 @@ pub struct DeployView {
     pub templates: Vec<String>,
     pub sudo_deploy: bool,
     pub sudo_app: bool,
-    pub keep_releases: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -102,7 +100,6 @@ impl View {
                 templates: r.strings("templates"),
                 sudo_deploy: r.bool("sudo_deploy"),
                 sudo_app: r.bool("sudo_app"),
-                keep_releases: r.int("keep_releases"),
             }),
             Side::Systemd => Sided::Systemd(Box::new(SystemdView {
                 service_type: r.str("service_type"),
@@ -134,7 +131,6 @@ impl View {
             app_user: r.str("app_user"),
             app_group: r.str("app_group"),
             deploy_dir: r.str("deploy_dir"),
-            releases_dir: r.str("releases_dir"),
             current_dir: r.str("current_dir"),
             root_directory: r.str("root_directory"),
             dirs: r.strings("dirs"),
@@ -171,6 +167,30 @@ impl View {
             .iter()
             .find(|d| d.dir.name == name)
             .expect("a standard directory name")
+    }
+
+    /// The unit files the systemd side generates, main service first:
+    /// (template, unit name).
+    pub fn units(&self) -> Vec<(&'static str, String)> {
+        let service = &self.service_name;
+        let mut units = vec![("service", format!("{service}.service"))];
+        if self.restart_method == "systemd_flag" {
+            units.push(("restart.path", format!("{service}-restart.path")));
+            units.push(("restart.service", format!("{service}-restart.service")));
+        }
+        if self.runtime_environment_service_script.is_some() {
+            let name = format!("{service}-runtime-environment.service");
+            units.push(("runtime-environment.service", name));
+        }
+        units
+    }
+
+    /// The name of the unit made from `template`, when the config generates it.
+    pub fn unit(&self, template: &str) -> Option<String> {
+        self.units()
+            .into_iter()
+            .find(|(t, _)| *t == template)
+            .map(|(_, name)| name)
     }
 
     pub fn is_distillery(&self) -> bool {

@@ -1,7 +1,7 @@
 //! The NIF boundary: JSON in, Erlang terms out. No logic lives here; see
 //! mix_deploy_core. Calls that touch the filesystem run on a dirty IO scheduler.
 
-use mix_deploy_core::{api, release, Errors, Report, Side};
+use mix_deploy_core::{api, Errors, Report, Side};
 use rustler::{Atom, Encoder, Env, Term};
 
 mod atoms {
@@ -47,22 +47,9 @@ fn simple<'a, T: Encoder>(env: Env<'a>, result: Result<T, Errors>) -> Term<'a> {
     }
 }
 
-/// `{:ok, lines}` or `{:error, lines, message}`: progress is printed either way.
-fn local<'a>(env: Env<'a>, outcome: release::Outcome) -> Term<'a> {
-    match outcome {
-        Ok(lines) => (atoms::ok(), lines).encode(env),
-        Err((lines, e)) => (atoms::error(), lines, e.to_string()).encode(env),
-    }
-}
-
 #[rustler::nif(schedule = "DirtyIo")]
-fn deploy_local(env: Env, json: String) -> Term {
-    local(env, api::deploy_local(&json))
-}
-
-#[rustler::nif(schedule = "DirtyIo")]
-fn rollback_local(env: Env, json: String) -> Term {
-    local(env, api::rollback_local(&json))
+fn render_script(env: Env, json: String, name: String) -> Term {
+    simple(env, api::render_script(&json, &name))
 }
 
 #[rustler::nif(schedule = "DirtyIo")]
