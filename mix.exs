@@ -16,9 +16,12 @@ defmodule MixDeploy.MixProject do
       description: "Generate systemd units and deploy scripts for Elixir releases (Rust core)",
       package: [
         licenses: ["Apache-2.0"],
-        files: ~w(lib native priv/templates Cargo.toml Cargo.lock mix.exs README.md)
+        files:
+          ~w(lib native priv/templates Cargo.toml Cargo.lock .cargo mix.exs README.md checksum-libmix_deploy_nif.txt)
       ],
-      test_coverage: [ignore_modules: []]
+      test_coverage: [ignore_modules: []],
+      # Used only while compiling (installing the NIF), never at run time.
+      xref: [exclude: [:crypto, :httpc, :public_key]]
     ]
   end
 

@@ -689,6 +689,35 @@ defmodule MixDeploy.DeploySetupScriptsTest do
       refute File.exists?(Path.join(flags, "restart.flag"))
     end
 
+    test "listen_stream: the socket is started first, stopped first, enabled; restart leaves it",
+         %{tmp_dir: dir} do
+      config = [templates: @scripts, listen_stream: "127.0.0.1:4000"]
+      {project, bin} = generate(dir, config)
+      log = Path.join(dir, "calls.log")
+
+      env = [
+        {"SYSTEMCTL", running_shim(Path.join(dir, "systemctl"), log)},
+        {"HEALTH_CHECK_SETTLE", "0"}
+      ]
+
+      for s <- ~w(start stop restart enable),
+          do: run!(script(bin, s, config), env: env, cd: project)
+
+      assert calls(log) == [
+               "systemctl start foo-bar.socket",
+               "systemctl start foo-bar",
+               # The port closes before the service stops, so no connection restarts it.
+               "systemctl stop foo-bar.socket",
+               "systemctl stop foo-bar",
+               # Only the service: the socket keeps the port open meanwhile.
+               "systemctl restart foo-bar",
+               "#{@show} foo-bar",
+               "systemctl daemon-reload",
+               "systemctl enable foo-bar.service",
+               "systemctl enable foo-bar.socket"
+             ]
+    end
+
     test "stop of a unit that is not installed is not an error; other failures are", %{
       tmp_dir: dir
     } do

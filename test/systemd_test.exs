@@ -29,6 +29,10 @@ defmodule MixDeploy.SystemdTest.Units do
         exec_stop: [:current_dir, "/bin/foo_bar stop"]
       ],
       systemd_flag: [restart_method: :systemd_flag],
+      listen_stream: [
+        listen_stream: ["127.0.0.1:4000", "[::1]:4000%lo", 8080, [[:runtime_dir, "/http.sock"]]],
+        paranoia: true
+      ],
       runtime_environment: [
         runtime_environment_service_script: [:scripts_dir, "/deploy-runtime-environment-file"],
         runtime_environment_unit_after_targets: ["cloud-init.target"],
@@ -298,7 +302,7 @@ defmodule MixDeploy.SystemdTest do
         dir = "rel/templates/systemd"
 
         assert File.ls!(dir) |> Enum.sort() ==
-                 ~w(restart.path.hbs restart.service.hbs runtime-environment.service.hbs service.hbs)
+                 ~w(restart.path.hbs restart.service.hbs runtime-environment.service.hbs service.hbs socket.hbs)
 
         edited = File.read!("#{dir}/service.hbs") <> "# local edit\n"
         File.write!("#{dir}/service.hbs", edited)

@@ -165,7 +165,7 @@ defmodule MixDeploy.Task do
         {:line, 65_536},
         {:cd, File.cwd!()},
         {:env, env},
-        {:args, ["-c", ~S(exec bash -- "$1" 2>"$2"), "mix_deploy", path, stderr]}
+        {:args, ["-c", ~S(exec "$BASH" -- "$1" 2>"$2"), "mix_deploy", path, stderr]}
       ])
 
     stream_port(port, "")

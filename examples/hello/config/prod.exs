@@ -32,6 +32,11 @@ config :mix_systemd,
   app_user: "app",
   app_group: "app"
 
+# Socket activation (the end-to-end test turns it on): systemd holds the port and
+# hello takes it as fd 3, so restarts refuse no connection. Set it in both configs:
+#   config :mix_systemd, listen_stream: "127.0.0.1:4780"
+#   config :mix_deploy, listen_stream: "127.0.0.1:4780"
+
 # The deploy scripts generated into bin/.
 config :mix_deploy,
   app_user: "app",

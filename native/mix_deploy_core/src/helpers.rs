@@ -15,6 +15,11 @@ pub fn add_helpers(ctx: &mut Map<String, Value>, v: &View) {
     add_dir_helpers(ctx, v);
     add_env_helpers(ctx, v);
     add_release_helpers(ctx, v);
+    // listen_stream: the socket unit both sides name (scripts start, stop, copy it).
+    ctx.insert(
+        "socket_unit".into(),
+        v.socket_unit().map(Value::String).unwrap_or(Value::Null),
+    );
     // One full path everywhere, so a sudoers grant matches what the scripts run.
     ctx.insert("systemctl".into(), Value::String("/bin/systemctl".into()));
     if let Sided::Deploy(d) = &v.sided {
@@ -93,7 +98,7 @@ fn add_release_helpers(ctx: &mut Map<String, Value>, v: &View) {
 
 /// The units the sudoers file lets users start/stop, `:` escaped for sudoers.
 fn sudoers_units(v: &View) -> Value {
-    let extra = ["restart.path", "runtime-environment.service"];
+    let extra = ["restart.path", "socket", "runtime-environment.service"];
     let units = std::iter::once(v.service_name.clone())
         .chain(extra.iter().filter_map(|template| v.unit(template)));
     units

@@ -4,9 +4,9 @@
 //! The modules form layers, lowest first. A module uses only modules of lower
 //! layers, never one of its own layer (tests/layers.rs checks this list):
 //!
-//! 1. `term`, `error`, `account`, `quote`, `templates`: leaves (config terms, error
-//!    reports, the current account, shell/systemd/YAML quoting, the embedded
-//!    templates).
+//! 1. `term`, `error`, `account`, `quote`, `templates`, `listen`: leaves (config
+//!    terms, error reports, the current account, shell/systemd/YAML quoting, the
+//!    embedded templates, ListenStream= addresses).
 //! 2. `input`: the task's JSON document.
 //! 3. `spec`: every config key, its kind and its default, derived ones included.
 //! 4. `view`: the typed view of the resolved keys Rust code reads.
@@ -25,6 +25,7 @@ pub mod generate;
 pub mod grants;
 pub mod helpers;
 pub mod input;
+pub mod listen;
 pub mod output;
 pub mod quote;
 pub mod render;

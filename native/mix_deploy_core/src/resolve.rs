@@ -431,6 +431,7 @@ impl Resolver<'_> {
             Kind::Dirs => self.dirs(spec),
             Kind::Keys => self.keys(spec),
             Kind::CopyFiles => self.copy_files(spec),
+            Kind::ListenStream => self.listen_stream(spec),
         }
     }
 
@@ -560,6 +561,50 @@ impl Resolver<'_> {
             ok = false;
         }
         ok.then_some(())
+    }
+
+    /// listen_stream: one address or a list; each a string, a port number or an
+    /// expandable list (`[:runtime_dir, "/http.sock"]`), checked as ListenStream= reads it.
+    fn listen_stream(&mut self, spec: &Spec) -> Option<Value> {
+        let items = match self.raw(spec)? {
+            Term::Nil => Vec::new(),
+            Term::List(items) => items,
+            one => vec![one],
+        };
+        let mut out: Vec<String> = Vec::new();
+        let mut ok = true;
+        for item in &items {
+            let text = match item {
+                Term::Int(port) => port.to_string(),
+                Term::Str(_) | Term::List(_) => match self.expand(spec.key, item) {
+                    Some(s) => s,
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                },
+                other => {
+                    let hint = matches!(other, Term::Atom(_)).then(|| {
+                        "to build one address from references, nest it: [[:runtime_dir, \"/http.sock\"]]".to_string()
+                    });
+                    self.invalid(spec.key, other, crate::listen::EXPECTED, hint);
+                    ok = false;
+                    continue;
+                }
+            };
+            if let Some(problem) = crate::listen::problem(&text) {
+                self.invalid(
+                    spec.key,
+                    &Term::Str(text),
+                    crate::listen::EXPECTED,
+                    Some(problem),
+                );
+                ok = false;
+            } else if !out.contains(&text) {
+                out.push(text);
+            }
+        }
+        ok.then(|| json!(out))
     }
 
     fn copy_files(&mut self, spec: &Spec) -> Option<Value> {

@@ -60,6 +60,8 @@ pub enum Kind {
     Keys,
     /// Absolute paths (expandable), e.g. read_write_paths.
     PathList,
+    /// `ListenStream=` addresses: one (a string, a port number) or a list of them.
+    ListenStream,
 }
 
 /// How the default is found when the user sets nothing.
@@ -333,6 +335,8 @@ pub static SPECS: &[Spec] = &[
         Default::Expand("{configuration_dir}/{app_name}.conf"),
     ),
     both("runtime_environment_service_script", OptPath, Default::Nil),
+    // Socket activation: the socket unit holds the port while the service restarts.
+    both("listen_stream", ListenStream, Default::EmptyList),
     // Behaviour.
     both(
         "restart_method",
@@ -414,6 +418,7 @@ pub static SPECS: &[Spec] = &[
     systemd("read_write_paths", PathList, Default::EmptyList),
     systemd("read_only_paths", PathList, Default::EmptyList),
     systemd("inaccessible_paths", PathList, Default::EmptyList),
+    systemd("listen_backlog", OptInt(1), Default::Int(4096)),
     systemd("paranoia", Bool, Default::Bool(false)),
     systemd("distribution", Enum(DISTRIBUTIONS), Default::Atom("local")),
     systemd("memory_deny_write_execute", Bool, Default::Bool(false)),

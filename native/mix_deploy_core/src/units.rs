@@ -63,7 +63,7 @@ pub fn command_line(line: &str, special_paths: &[String]) -> String {
                 && rest[i + p.len()..]
                     .chars()
                     .next()
-                    .is_none_or(|n| n == '/' || n.is_whitespace())
+                    .map_or(true, |n| n == '/' || n.is_whitespace())
         }) {
             i = word_end(rest, i + path.len());
             let word = &rest[start..i];
@@ -270,7 +270,9 @@ pub fn add_unit_helpers(ctx: &mut Map<String, Value>, v: &View) {
 /// Ordering: one After= line with every unit.
 fn add_ordering(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
     let runtime_env_unit = v.unit("runtime-environment.service");
+    // listen_stream: systemd holds the port in <service>.socket and hands it over.
     let mut after = vec!["local-fs.target".to_string(), "network.target".to_string()];
+    push_unique(&mut after, v.socket_unit());
     push_unique(&mut after, runtime_env_unit.clone());
     push_unique(&mut after, unit_names(&s.unit_after_targets));
     let mut env_after = vec!["local-fs.target".to_string(), "network.target".to_string()];
@@ -279,6 +281,16 @@ fn add_ordering(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
         unit_names(&s.runtime_environment_unit_after_targets),
     );
     set(ctx, "after_targets", Value::String(after.join(" ")));
+    set(
+        ctx,
+        "unit_listen_streams",
+        Value::Array(
+            v.listen_stream
+                .iter()
+                .map(|a| Value::String(crate::listen::unit_address(a)))
+                .collect(),
+        ),
+    );
     set(
         ctx,
         "runtime_environment_unit",

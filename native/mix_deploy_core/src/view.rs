@@ -31,6 +31,8 @@ pub struct View {
     pub pid_file: Option<String>,
     pub runtime_environment_service_script: Option<String>,
     pub restart_method: String,
+    /// ListenStream= addresses; empty without socket activation.
+    pub listen_stream: Vec<String>,
     pub env_lang: String,
     pub env_files: Vec<String>,
     pub env_vars: Vec<String>,
@@ -147,6 +149,7 @@ impl View {
             pid_file: r.opt_str("pid_file"),
             runtime_environment_service_script: r.opt_str("runtime_environment_service_script"),
             restart_method: r.str("restart_method"),
+            listen_stream: r.strings("listen_stream"),
             env_lang: r.str("env_lang"),
             env_files: r.strings("env_files"),
             env_vars: r.strings("env_vars"),
@@ -174,6 +177,9 @@ impl View {
     pub fn units(&self) -> Vec<(&'static str, String)> {
         let service = &self.service_name;
         let mut units = vec![("service", format!("{service}.service"))];
+        if !self.listen_stream.is_empty() {
+            units.push(("socket", format!("{service}.socket")));
+        }
         if self.restart_method == "systemd_flag" {
             units.push(("restart.path", format!("{service}-restart.path")));
             units.push(("restart.service", format!("{service}-restart.service")));
@@ -183,6 +189,11 @@ impl View {
             units.push(("runtime-environment.service", name));
         }
         units
+    }
+
+    /// `<service>.socket` with listen_stream: the unit that holds the port.
+    pub fn socket_unit(&self) -> Option<String> {
+        self.unit("socket")
     }
 
     /// The name of the unit made from `template`, when the config generates it.

@@ -86,6 +86,22 @@ fn fixtures() -> Vec<(&'static str, Pairs)> {
         ),
         ("systemd_flag", vec![("restart_method", a("systemd_flag"))]),
         (
+            "listen_stream",
+            vec![
+                ("listen_stream", json!(["127.0.0.1:4000", "[::1]:4000%lo"])),
+                ("paranoia", json!(true)),
+                ("systemd_version", json!(252)),
+            ],
+        ),
+        (
+            "listen_stream_219",
+            vec![
+                ("listen_stream", json!(8080)),
+                ("listen_backlog", Value::Null),
+                ("systemd_version", json!(219)),
+            ],
+        ),
+        (
             "runtime_environment",
             vec![
                 (
@@ -732,6 +748,126 @@ fn systemd_flag_adds_a_path_unit_watching_the_flag_file() {
         ["/bin/systemctl", "restart", "foo-bar.service"]
     );
     assert!(section(&restart, "Install").is_empty());
+}
+
+#[test]
+fn listen_stream_adds_a_socket_unit_the_service_requires() {
+    let pairs = [("listen_stream", json!("0.0.0.0:4000"))];
+    let names: Vec<String> = units(&pairs).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["foo-bar.service", "foo-bar.socket"]);
+    let socket = unit(&pairs, "foo-bar.socket");
+    assert_eq!(values(&socket, "Socket", "ListenStream"), ["0.0.0.0:4000"]);
+    assert_eq!(value(&socket, "Socket", "Backlog"), "4096");
+    assert_eq!(value(&socket, "Socket", "NoDelay"), "yes");
+    assert_eq!(value(&socket, "Socket", "FileDescriptorName"), "foo-bar");
+    assert!(
+        values(&socket, "Socket", "Accept").is_empty(),
+        "one service for all connections"
+    );
+    assert_eq!(value(&socket, "Install", "WantedBy"), "sockets.target");
+    let service = service(&pairs);
+    assert_eq!(values(&service, "Unit", "Requires"), ["foo-bar.socket"]);
+    assert!(value(&service, "Unit", "After")
+        .split(' ')
+        .any(|u| u == "foo-bar.socket"));
+
+    // A list gives one ListenStream= each (duplicates once); a port number is a port;
+    // a device suffix keeps its % as a literal.
+    let socket = unit(
+        &[(
+            "listen_stream",
+            json!([
+                8080,
+                "[::]:443",
+                "[fe80::1]:80%eth0",
+                "8080",
+                [[a("runtime_dir"), "/http.sock"]]
+            ]),
+        )],
+        "foo-bar.socket",
+    );
+    let listen: Vec<String> = values(&socket, "Socket", "ListenStream")
+        .iter()
+        .map(|v| specifiers(v))
+        .collect();
+    assert_eq!(
+        listen,
+        [
+            "8080",
+            "[::]:443",
+            "[fe80::1]:80%eth0",
+            "/run/foo-bar/http.sock"
+        ]
+    );
+
+    // Version gates: NoDelay= from 216, FileDescriptorName= from 227.
+    let old = unit(
+        &[
+            ("listen_stream", json!("8080")),
+            ("systemd_version", json!(215)),
+        ],
+        "foo-bar.socket",
+    );
+    assert!(values(&old, "Socket", "NoDelay").is_empty());
+    assert!(values(&old, "Socket", "FileDescriptorName").is_empty());
+    let mid = unit(
+        &[
+            ("listen_stream", json!("8080")),
+            ("systemd_version", json!(226)),
+        ],
+        "foo-bar.socket",
+    );
+    assert_eq!(value(&mid, "Socket", "NoDelay"), "yes");
+    assert!(values(&mid, "Socket", "FileDescriptorName").is_empty());
+    // nil leaves the backlog to systemd.
+    let sd_default = unit(
+        &[
+            ("listen_stream", json!("8080")),
+            ("listen_backlog", Value::Null),
+        ],
+        "foo-bar.socket",
+    );
+    assert!(values(&sd_default, "Socket", "Backlog").is_empty());
+
+    // Without listen_stream there is no socket and no Requires= on one.
+    assert_eq!(units(&[]).len(), 1);
+    assert!(values(&service_default(), "Unit", "Requires").is_empty());
+}
+
+fn service_default() -> String {
+    service(&[])
+}
+
+#[test]
+fn bad_listen_stream_addresses_are_errors_naming_the_entry() {
+    for (bad, says) in [
+        (json!("127.0.0.1"), "no port"),
+        (json!("127.0.0.1:70000"), "out of range"),
+        (json!(0), "out of range"),
+        (json!(["8080", "::1:80"]), "in brackets"),
+        (json!("8080\nExecStartPre=/bin/sh"), "newline"),
+        (json!("localhost:80"), "not an IPv4 address"),
+        (json!("http://x/"), "URL"),
+        (json!(true), "ListenStream= address"),
+        (json!([a("runtime_dir"), "/http.sock"]), "nest it"),
+    ] {
+        let msg = plan_error(&[("listen_stream", bad.clone())]);
+        assert!(
+            msg.contains("config :mix_systemd, listen_stream"),
+            "{bad}: {msg}"
+        );
+        assert!(msg.contains("expected"), "{bad}: {msg}");
+        assert!(msg.contains(says), "{bad}: should say {says:?}:\n{msg}");
+        assert!(msg.lines().count() < 25, "one screen:\n{msg}");
+    }
+    // The deploy side reads the same key with the same checks.
+    let err = mix_deploy_core::api::resolve(
+        &common::input(&[("listen_stream", json!("99999"))]),
+        Side::Deploy,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("config :mix_deploy, listen_stream"), "{err}");
 }
 
 #[test]

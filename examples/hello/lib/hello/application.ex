@@ -10,8 +10,17 @@ defmodule Hello.Application do
       {:error, :crash_at_boot}
     else
       port = String.to_integer(System.get_env("PORT", "8080"))
-      children = [{Hello.Server, port: port}]
-      Supervisor.start_link(children, strategy: :one_for_one, name: Hello.Supervisor)
+
+      # Started in this order and stopped in the reverse one: at shutdown the
+      # listener stops accepting first, then the drainer waits for the requests
+      # in flight, and only then are the connection processes stopped.
+      children = [
+        {Task.Supervisor, name: Hello.Connections},
+        {Hello.Drainer, supervisor: Hello.Connections},
+        {Hello.Server, port: port, connections: Hello.Connections}
+      ]
+
+      Supervisor.start_link(children, strategy: :rest_for_one, name: Hello.Supervisor)
     end
   end
 end

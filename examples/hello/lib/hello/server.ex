@@ -1,43 +1,121 @@
 defmodule Hello.Server do
   @moduledoc """
   A minimal HTTP/1.1 server on `:gen_tcp`: `GET /` answers with the app's
-  version and the `GREETING` from its environment; anything else is a 404.
-  Each connection is served by its own process and closed after one response.
+  version and the `GREETING` from its environment, `GET /slow?ms=N` does so
+  after N milliseconds (for shutdown tests); anything else is a 404. Each
+  connection is served by its own process and closed after one response.
+
+  Under systemd socket activation (the unit's `listen_stream`), it serves the
+  socket systemd passes as file descriptor 3 (`LISTEN_FDS`, `LISTEN_PID`), so
+  the port stays open while the service restarts. Otherwise it binds
+  127.0.0.1:`PORT` itself.
   """
 
-  use Task, restart: :permanent
+  use Task, restart: :permanent, shutdown: 5_000
   require Logger
 
-  def start_link(opts), do: Task.start_link(__MODULE__, :listen, [opts[:port]])
+  # The first file descriptor systemd passes (SD_LISTEN_FDS_START).
+  @listen_fds_start 3
 
-  @doc false
-  def listen(port) do
-    {:ok, socket} =
-      :gen_tcp.listen(port, [
-        :binary,
-        packet: :http_bin,
-        active: false,
-        reuseaddr: true,
-        ip: {127, 0, 0, 1}
-      ])
-
-    Logger.info("hello #{version()} listening on 127.0.0.1:#{port}")
-    accept(socket)
+  def start_link(opts) do
+    Task.start_link(__MODULE__, :listen, [opts[:port], opts[:connections]])
   end
 
-  defp accept(socket) do
-    {:ok, client} = :gen_tcp.accept(socket)
-    pid = spawn(fn -> serve(client) end)
-    :ok = :gen_tcp.controlling_process(client, pid)
-    accept(socket)
+  @doc false
+  def listen(port, connections) do
+    # Exits from the supervisor arrive as messages, checked between accepts: a
+    # connection accepted when shutdown begins is still handed to its process.
+    Process.flag(:trap_exit, true)
+    {:ok, socket, where} = open(port)
+    Logger.info("hello #{version()} listening on #{where}")
+    accept(socket, connections)
+  end
+
+  @doc "The listening socket: systemd's when it passed one, else a bound port."
+  def open(port) do
+    options = [:binary, packet: :http_bin, active: false]
+
+    case systemd_fd() do
+      {:ok, fd} ->
+        # Port 0 and no :ip: the socket is bound already. The inet backend
+        # needs :inet6 for an IPv6 socket (else einval), so try both families.
+        with {:error, :einval} <- :gen_tcp.listen(0, [{:fd, fd} | options]) do
+          :gen_tcp.listen(0, [:inet6, {:fd, fd} | options])
+        end
+        |> case do
+          {:ok, socket} ->
+            {:ok, socket, "fd #{fd} from systemd (#{sockname(socket)})"}
+
+          {:error, reason} ->
+            raise "cannot use the socket systemd passed as fd #{fd}: #{inspect(reason)}"
+        end
+
+      :none ->
+        {:ok, socket} = :gen_tcp.listen(port, [reuseaddr: true, ip: {127, 0, 0, 1}] ++ options)
+        {:ok, socket, "127.0.0.1:#{port}"}
+    end
+  end
+
+  # sd_listen_fds(3): the sockets are ours only when LISTEN_PID is this process.
+  defp systemd_fd do
+    with pid when is_binary(pid) <- System.get_env("LISTEN_PID"),
+         true <- pid == List.to_string(:os.getpid()),
+         {fds, ""} when fds >= 1 <- Integer.parse(System.get_env("LISTEN_FDS", "")) do
+      {:ok, @listen_fds_start}
+    else
+      _ -> :none
+    end
+  end
+
+  defp sockname(socket) do
+    case :inet.sockname(socket) do
+      {:ok, {ip, port}} -> "#{:inet.ntoa(ip)}:#{port}"
+      _ -> "address unknown"
+    end
+  end
+
+  defp accept(socket, connections) do
+    receive do
+      {:EXIT, _from, reason} ->
+        :gen_tcp.close(socket)
+        exit(reason)
+    after
+      0 -> :ok
+    end
+
+    case :gen_tcp.accept(socket, 100) do
+      {:ok, client} ->
+        {:ok, pid} = Task.Supervisor.start_child(connections, fn -> serve(client) end)
+        :ok = :gen_tcp.controlling_process(client, pid)
+        send(pid, :go)
+
+      {:error, :timeout} ->
+        :ok
+    end
+
+    accept(socket, connections)
   end
 
   defp serve(client) do
+    receive do
+      :go -> :ok
+    end
+
     reply =
       case read_request(client) do
-        {:ok, :GET, "/"} -> response(200, "OK", body())
-        {:ok, _method, _path} -> response(404, "Not Found", "not found\n")
-        :error -> response(400, "Bad Request", "bad request\n")
+        {:ok, :GET, "/"} ->
+          response(200, "OK", body())
+
+        {:ok, :GET, "/slow?" <> query} ->
+          ms = query |> URI.decode_query() |> Map.get("ms", "1000") |> String.to_integer()
+          Process.sleep(ms)
+          response(200, "OK", body())
+
+        {:ok, _method, _path} ->
+          response(404, "Not Found", "not found\n")
+
+        :error ->
+          response(400, "Bad Request", "bad request\n")
       end
 
     :gen_tcp.send(client, reply)

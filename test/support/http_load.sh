@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Load for the zero-downtime tests and script/bench: CLIENTS loops of curl against
+# URL (loopback only), each one request at a time, until the file STOP exists, a
+# client has made MAX requests, or MAX_SECONDS have passed (all three bound it).
+# Every request gets up to 30 s (a restart keeps it waiting in the backlog); a
+# failure is anything but HTTP 200 with a body naming a version.
+# Prints one line: "requests=N failed=M slowest_ms=S" and, for each failure, a
+# line "failure: <curl exit> <http code> <seconds> <error>" on stderr (the first 10).
+#
+#   test/support/http_load.sh URL STOP CLIENTS MAX MAX_SECONDS
+set -u
+url=$1 stop=$2 clients=$3 max=$4 max_seconds=$5
+case "$url" in
+    http://127.* | http://\[::1\]* | http://localhost*) ;;
+    *) echo "http_load: only loopback URLs, got ${url}" >&2; exit 2 ;;
+esac
+out=$(mktemp -d)
+trap 'rm -rf -- "$out"' EXIT
+
+client() { # N
+    local n=0 started=$SECONDS line status
+    while [[ ! -e "$stop" ]] && ((n < max && SECONDS - started < max_seconds)); do
+        status=0
+        line=$(curl -sS --max-time 30 -o "$out/body.$1" -w '%{http_code} %{time_total}' "$url" 2>"$out/err.$1") || status=$?
+        if [[ "$status" == 0 && "$line" == 200\ * ]] && grep -q '^[a-z_]* [0-9][0-9.]*$' "$out/body.$1"; then
+            echo "ok ${line#* }" >>"$out/log.$1"
+        else
+            echo "failure ${status} ${line:-000 0} $(tr '\n' ' ' <"$out/err.$1")" >>"$out/log.$1"
+        fi
+        n=$((n + 1))
+    done
+}
+
+pids=()
+for i in $(seq "$clients"); do
+    client "$i" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+cat "$out"/log.* 2>/dev/null | awk '
+    { n++; t = ($1 == "ok") ? $2 : $4; if (t > slowest) slowest = t }
+    $1 != "ok" { failed++; if (failed <= 10) print "failure: " substr($0, 9) > "/dev/stderr" }
+    END { if (failed > 10) print "(" failed - 10 " more failures)" > "/dev/stderr" }
+    END { printf "requests=%d failed=%d slowest_ms=%d\n", n, failed, slowest * 1000 }'
