@@ -330,6 +330,85 @@ defmodule MixDeploy.ReleaseTest do
     end
   end
 
+  # One ustar member header (512 bytes): the archive a hostile deploy user could
+  # hand in, with member types this machine's tar cannot be made to write (a
+  # device node needs mknod), built byte by byte.
+  defp ustar_header(name, type, opts) do
+    field = fn s, n -> s <> :binary.copy(<<0>>, n - byte_size(s)) end
+    octal = fn v, n -> field.(String.pad_leading(Integer.to_string(v, 8), n - 1, "0"), n) end
+    {major, minor} = Keyword.get(opts, :dev, {0, 0})
+
+    header =
+      field.(name, 100) <>
+        octal.(Keyword.get(opts, :mode, 0o644), 8) <>
+        octal.(0, 8) <>
+        octal.(0, 8) <>
+        octal.(Keyword.get(opts, :size, 0), 12) <>
+        octal.(0, 12) <>
+        "        " <>
+        type <>
+        field.("", 100) <>
+        "ustar\0" <>
+        "00" <>
+        field.("root", 32) <>
+        field.("root", 32) <> octal.(major, 8) <> octal.(minor, 8) <> field.("", 155)
+
+    header = field.(header, 512)
+    sum = header |> :binary.bin_to_list() |> Enum.sum()
+    <<before::binary-size(148), _::binary-size(8), rest::binary>> = header
+    before <> String.pad_leading(Integer.to_string(sum, 8), 6, "0") <> <<0, 32>> <> rest
+  end
+
+  # A .tar.gz with a working bin/foo_bar and then the member `name` of `type`.
+  defp hostile_tar(path, name, type, opts) do
+    exe = "#!/bin/sh\necho version=hostile\n"
+    pad = :binary.copy(<<0>>, rem(512 - rem(byte_size(exe), 512), 512))
+
+    tar =
+      ustar_header("bin/foo_bar", "0", mode: 0o755, size: byte_size(exe)) <>
+        exe <> pad <> ustar_header(name, type, opts) <> :binary.copy(<<0>>, 1024)
+
+    File.write!(path, :zlib.gzip(tar))
+    path
+  end
+
+  describe "release tars: the member filter" do
+    # The attack test (test/security/run) covers names, links and setuid bits on
+    # a real host; device nodes and FIFOs are here, where no mknod is needed.
+    test "a device node or FIFO member is refused by name; nothing extracted, current unchanged",
+         %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        before = {releases(site), link(site)}
+
+        for {name, type, opts} <- [
+              {"dev/null-ish", "3", dev: {1, 3}},
+              {"dev/disk", "4", dev: {8, 0}},
+              {"run/pipe", "6", []}
+            ] do
+          tar = hostile_tar(Path.join(dir, "hostile.tar.gz"), name, type, opts)
+          {listing, 0} = System.cmd("tar", ["-tvzf", tar])
+          assert listing =~ name, "the hostile member was not planted"
+
+          {out, status} = script(site, "extract-release", [{"RELEASE_TAR", tar}])
+          assert status != 0
+          assert out =~ "member '#{name}' is a device node, FIFO or socket"
+          assert out =~ "current is unchanged"
+          assert {releases(site), link(site)} == before
+          assert current_version(site) == "version=0.1.0"
+          assert Path.wildcard(Path.join(site.releases, ".tmp-*"), match_dot: true) == []
+        end
+
+        # The same tar with a plain file there deploys: the filter is what stopped it.
+        tar = hostile_tar(Path.join(dir, "plain.tar.gz"), "dev/plain", "0", [])
+        {out, 0} = script(site, "extract-release", [{"RELEASE_TAR", tar}])
+        assert out =~ "Switching current"
+        assert current_version(site) == "version=hostile"
+      end)
+    end
+  end
+
   describe "deploy-extract-release" do
     test "deploys the tar in the bundle above its bin/ the same way", %{tmp_dir: dir} do
       with_site(dir, fn site ->

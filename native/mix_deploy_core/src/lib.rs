@@ -13,8 +13,8 @@
 //!    keys both namespaces read, how one takes them from the other, and the
 //!    warnings when the two disagree.
 //! 5. `resolve`: raw config to the template context and the view.
-//! 6. `helpers`, `units`: the deploy and unit template helpers, and the
-//!    whole-config unit checks.
+//! 6. `helpers`, `units`, `grants`: the deploy and unit template helpers, the
+//!    whole-config unit checks, and the warnings about root the config grants.
 //! 7. `render`: Handlebars set up for scripts and units.
 //! 8. `output`: writing files atomically, reporting changes.
 //! 9. `generate`: the generate and init tasks, and the one script `mix deploy.local`
@@ -24,6 +24,7 @@
 pub mod account;
 pub mod error;
 pub mod generate;
+pub mod grants;
 pub mod helpers;
 pub mod input;
 pub mod listen;

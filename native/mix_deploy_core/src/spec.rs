@@ -198,6 +198,9 @@ pub const SYSTEMD_OUTPUT_DIR: &str = "{build_path}/systemd/lib/systemd/system";
 
 pub const RELEASE_SYSTEMS: &[&str] = &["mix", "distillery"];
 pub const RESTART_METHODS: &[&str] = &["systemctl", "systemd_flag", "touch"];
+/// Who may reach the node's Erlang distribution: `local` binds epmd and the
+/// distribution port to loopback; `cluster` leaves them on every interface.
+pub const DISTRIBUTIONS: &[&str] = &["local", "cluster"];
 pub const SERVICE_TYPES: &[&str] = &["simple", "exec", "notify", "forking"];
 pub const PRESERVE: &[&str] = &["no", "yes", "restart"];
 
@@ -426,6 +429,7 @@ pub static SPECS: &[Spec] = &[
     systemd("inaccessible_paths", PathList, Default::EmptyList),
     systemd("listen_backlog", OptInt(1), Default::Int(4096)),
     systemd("paranoia", Bool, Default::Bool(false)),
+    systemd("distribution", Enum(DISTRIBUTIONS), Default::Atom("local")),
     systemd("memory_deny_write_execute", Bool, Default::Bool(false)),
 ];
 
