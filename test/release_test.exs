@@ -56,6 +56,8 @@ defmodule MixDeploy.ReleaseTest do
     File.mkdir_p!(Path.join(src, "bin"))
     File.mkdir_p!(Path.join(src, "releases/#{vsn}"))
     File.write!(Path.join(src, "VERSION"), vsn)
+    # As mix release writes it: "ERTS_VSN APP_VSN".
+    File.write!(Path.join(src, "releases/start_erl.data"), "13.1.5 #{vsn}")
     exe = Path.join(src, "bin/foo_bar")
 
     File.write!(exe, """
@@ -459,10 +461,73 @@ defmodule MixDeploy.ReleaseTest do
 
         {out, status} = script(site, "rollback", [{"RELEASE", "20000101000000"}])
         assert status != 0
-        assert out =~ "no release 20000101000000"
+        assert out =~ "no release named or of version 20000101000000"
         {_, status} = script(site, "rollback", [{"RELEASE", "../../etc"}])
         assert status != 0
         assert link(site) == "releases/#{r3}"
+      end)
+    end
+
+    test "RELEASE=<version> picks the newest release of that version", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build_and_deploy!(site, ~w(0.1.0 0.2.0 0.1.0 0.3.0))
+        [r1, r2, r3, r4] = releases(site)
+
+        {out, 0} = script(site, "rollback", [{"RELEASE", "0.1.0"}])
+        assert out =~ "==> Version 0.1.0 is release #{r3}"
+        assert out =~ "==> Switching current from #{r4} to #{r3}"
+        assert link(site) == "releases/#{r3}"
+
+        {out, 0} = script(site, "rollback", [{"RELEASE", "0.3.0"}])
+        assert out =~ "from #{r3} to #{r4}"
+        {_, 0} = script(site, "rollback", [{"RELEASE", "0.2.0"}])
+        assert link(site) == "releases/#{r2}"
+        assert current_version(site) == "version=0.2.0"
+
+        # Unknown: each release with its version, current marked; current stays.
+        {out, status} = script(site, "rollback", [{"RELEASE", "0.9.0"}])
+        assert status != 0
+
+        assert out =~
+                 "no release named or of version 0.9.0 in #{site.releases}; current is unchanged"
+
+        assert out =~
+                 Enum.join(
+                   [
+                     "  #{r1} (version 0.1.0)",
+                     "  #{r2} (version 0.2.0) <- current",
+                     "  #{r3} (version 0.1.0)",
+                     "  #{r4} (version 0.3.0)"
+                   ],
+                   "\n"
+                 )
+
+        assert link(site) == "releases/#{r2}"
+      end)
+    end
+
+    test "a release's version is read only from a regular file, never through a link",
+         %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build_and_deploy!(site, ~w(0.1.0 0.2.0 0.3.0))
+        [r1, r2, _r3] = releases(site)
+        # The deploy user owns the releases: a link to a file it cannot read
+        # itself, and a FIFO that would hang a reader.
+        elsewhere = Path.join(dir, "root-only")
+        File.write!(elsewhere, "secret 0.9.0")
+        data1 = Path.join([site.releases, r1, "releases/start_erl.data"])
+        File.rm!(data1)
+        File.ln_s!(elsewhere, data1)
+        assert {:ok, ^elsewhere} = File.read_link(data1)
+        data2 = Path.join([site.releases, r2, "releases/start_erl.data"])
+        File.rm!(data2)
+        {_, 0} = System.cmd("mkfifo", [data2])
+        assert File.stat!(data2).type == :other
+
+        {out, status} = script(site, "rollback", [{"RELEASE", "0.9.0"}])
+        assert status != 0
+        assert out =~ "  #{r1}\n  #{r2}\n"
+        refute out =~ "secret"
       end)
     end
 
@@ -562,6 +627,19 @@ defmodule MixDeploy.ReleaseTest do
 
         assert error.mix == 1
         assert link(site) == "releases/#{r1}"
+
+        # By version, and an unknown one listing each release.
+        mix("deploy.local.rollback", ["--release", "0.3.0"])
+        assert "==> Version 0.3.0 is release #{r3}" in shell_lines()
+        assert link(site) == "releases/#{r3}"
+
+        error =
+          assert_raise Mix.Error, fn -> mix("deploy.local.rollback", ["--release", "9.9.9"]) end
+
+        assert error.message =~ "no release named or of version 9.9.9"
+        assert error.message =~ "  #{r3} (version 0.3.0) <- current"
+        assert error.message =~ "  #{r1} (version 0.1.0)"
+        assert link(site) == "releases/#{r3}"
       end)
     end
 

@@ -67,7 +67,7 @@ pub fn plan(
     let jobs = match &view.sided {
         Sided::Deploy(d) => deploy_jobs(view, d, root)?,
         Sided::Systemd(_) => {
-            units::check(view)?;
+            units::check(view).map_err(|e| resolved.written_in(e))?;
             systemd_jobs(view, root)
         }
     };

@@ -9,7 +9,9 @@
 //!    embedded templates, ListenStream= addresses).
 //! 2. `input`: the task's JSON document.
 //! 3. `spec`: every config key, its kind and its default, derived ones included.
-//! 4. `view`: the typed view of the resolved keys Rust code reads.
+//! 4. `view`, `shared`: the typed view of the resolved keys Rust code reads; the
+//!    keys both namespaces read, how one takes them from the other, and the
+//!    warnings when the two disagree.
 //! 5. `resolve`: raw config to the template context and the view.
 //! 6. `helpers`, `units`, `grants`: the deploy and unit template helpers, the
 //!    whole-config unit checks, and the warnings about root the config grants.
@@ -30,6 +32,7 @@ pub mod output;
 pub mod quote;
 pub mod render;
 pub mod resolve;
+pub mod shared;
 pub mod spec;
 pub mod templates;
 pub mod term;
