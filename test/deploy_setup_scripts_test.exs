@@ -412,7 +412,9 @@ defmodule MixDeploy.DeploySetupScriptsTest do
       File.write!(Path.join(project, "rel/etc/environment"), "PORT=1\n")
 
       # chown, chmod and mv wrappers that log the mode and owner of every file
-      # argument as it is when they are called, then run the real command.
+      # argument as it is when they are called, then run the real command. The
+      # script works on names relative to the verified directory and on the temp
+      # file's open fd (/proc/self/fd/N): both are logged by the file they reach.
       log = Path.join(dir, "fs.log")
       shims = Path.join(dir, "shims")
       File.mkdir_p!(shims)
@@ -424,7 +426,12 @@ defmodule MixDeploy.DeploySetupScriptsTest do
         #!/bin/sh
         line="#{cmd}"
         for a; do
-            if [ -f "$a" ]; then line="$line|$a=$(stat -c '%a %U' -- "$a")"; fi
+            case "$a" in
+                /proc/self/fd/*) p=$(readlink -- "$a") ;;
+                /*) p="$a" ;;
+                *) p="$(pwd -P)/$a" ;;
+            esac
+            if [ -f "$p" ]; then line="$line|$p=$(stat -c '%a %U' -- "$p")"; fi
         done
         echo "$line" >> '#{log}'
         exec '#{real}' "$@"

@@ -56,6 +56,8 @@ defmodule MixDeploy.ReleaseTest do
     File.mkdir_p!(Path.join(src, "bin"))
     File.mkdir_p!(Path.join(src, "releases/#{vsn}"))
     File.write!(Path.join(src, "VERSION"), vsn)
+    # As mix release writes it: "ERTS_VSN APP_VSN".
+    File.write!(Path.join(src, "releases/start_erl.data"), "13.1.5 #{vsn}")
     exe = Path.join(src, "bin/foo_bar")
 
     File.write!(exe, """
@@ -328,6 +330,85 @@ defmodule MixDeploy.ReleaseTest do
     end
   end
 
+  # One ustar member header (512 bytes): the archive a hostile deploy user could
+  # hand in, with member types this machine's tar cannot be made to write (a
+  # device node needs mknod), built byte by byte.
+  defp ustar_header(name, type, opts) do
+    field = fn s, n -> s <> :binary.copy(<<0>>, n - byte_size(s)) end
+    octal = fn v, n -> field.(String.pad_leading(Integer.to_string(v, 8), n - 1, "0"), n) end
+    {major, minor} = Keyword.get(opts, :dev, {0, 0})
+
+    header =
+      field.(name, 100) <>
+        octal.(Keyword.get(opts, :mode, 0o644), 8) <>
+        octal.(0, 8) <>
+        octal.(0, 8) <>
+        octal.(Keyword.get(opts, :size, 0), 12) <>
+        octal.(0, 12) <>
+        "        " <>
+        type <>
+        field.("", 100) <>
+        "ustar\0" <>
+        "00" <>
+        field.("root", 32) <>
+        field.("root", 32) <> octal.(major, 8) <> octal.(minor, 8) <> field.("", 155)
+
+    header = field.(header, 512)
+    sum = header |> :binary.bin_to_list() |> Enum.sum()
+    <<before::binary-size(148), _::binary-size(8), rest::binary>> = header
+    before <> String.pad_leading(Integer.to_string(sum, 8), 6, "0") <> <<0, 32>> <> rest
+  end
+
+  # A .tar.gz with a working bin/foo_bar and then the member `name` of `type`.
+  defp hostile_tar(path, name, type, opts) do
+    exe = "#!/bin/sh\necho version=hostile\n"
+    pad = :binary.copy(<<0>>, rem(512 - rem(byte_size(exe), 512), 512))
+
+    tar =
+      ustar_header("bin/foo_bar", "0", mode: 0o755, size: byte_size(exe)) <>
+        exe <> pad <> ustar_header(name, type, opts) <> :binary.copy(<<0>>, 1024)
+
+    File.write!(path, :zlib.gzip(tar))
+    path
+  end
+
+  describe "release tars: the member filter" do
+    # The attack test (test/security/run) covers names, links and setuid bits on
+    # a real host; device nodes and FIFOs are here, where no mknod is needed.
+    test "a device node or FIFO member is refused by name; nothing extracted, current unchanged",
+         %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build(site, "0.1.0")
+        deploy!(site, "0.1.0")
+        before = {releases(site), link(site)}
+
+        for {name, type, opts} <- [
+              {"dev/null-ish", "3", dev: {1, 3}},
+              {"dev/disk", "4", dev: {8, 0}},
+              {"run/pipe", "6", []}
+            ] do
+          tar = hostile_tar(Path.join(dir, "hostile.tar.gz"), name, type, opts)
+          {listing, 0} = System.cmd("tar", ["-tvzf", tar])
+          assert listing =~ name, "the hostile member was not planted"
+
+          {out, status} = script(site, "extract-release", [{"RELEASE_TAR", tar}])
+          assert status != 0
+          assert out =~ "member '#{name}' is a device node, FIFO or socket"
+          assert out =~ "current is unchanged"
+          assert {releases(site), link(site)} == before
+          assert current_version(site) == "version=0.1.0"
+          assert Path.wildcard(Path.join(site.releases, ".tmp-*"), match_dot: true) == []
+        end
+
+        # The same tar with a plain file there deploys: the filter is what stopped it.
+        tar = hostile_tar(Path.join(dir, "plain.tar.gz"), "dev/plain", "0", [])
+        {out, 0} = script(site, "extract-release", [{"RELEASE_TAR", tar}])
+        assert out =~ "Switching current"
+        assert current_version(site) == "version=hostile"
+      end)
+    end
+  end
+
   describe "deploy-extract-release" do
     test "deploys the tar in the bundle above its bin/ the same way", %{tmp_dir: dir} do
       with_site(dir, fn site ->
@@ -380,10 +461,73 @@ defmodule MixDeploy.ReleaseTest do
 
         {out, status} = script(site, "rollback", [{"RELEASE", "20000101000000"}])
         assert status != 0
-        assert out =~ "no release 20000101000000"
+        assert out =~ "no release named or of version 20000101000000"
         {_, status} = script(site, "rollback", [{"RELEASE", "../../etc"}])
         assert status != 0
         assert link(site) == "releases/#{r3}"
+      end)
+    end
+
+    test "RELEASE=<version> picks the newest release of that version", %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build_and_deploy!(site, ~w(0.1.0 0.2.0 0.1.0 0.3.0))
+        [r1, r2, r3, r4] = releases(site)
+
+        {out, 0} = script(site, "rollback", [{"RELEASE", "0.1.0"}])
+        assert out =~ "==> Version 0.1.0 is release #{r3}"
+        assert out =~ "==> Switching current from #{r4} to #{r3}"
+        assert link(site) == "releases/#{r3}"
+
+        {out, 0} = script(site, "rollback", [{"RELEASE", "0.3.0"}])
+        assert out =~ "from #{r3} to #{r4}"
+        {_, 0} = script(site, "rollback", [{"RELEASE", "0.2.0"}])
+        assert link(site) == "releases/#{r2}"
+        assert current_version(site) == "version=0.2.0"
+
+        # Unknown: each release with its version, current marked; current stays.
+        {out, status} = script(site, "rollback", [{"RELEASE", "0.9.0"}])
+        assert status != 0
+
+        assert out =~
+                 "no release named or of version 0.9.0 in #{site.releases}; current is unchanged"
+
+        assert out =~
+                 Enum.join(
+                   [
+                     "  #{r1} (version 0.1.0)",
+                     "  #{r2} (version 0.2.0) <- current",
+                     "  #{r3} (version 0.1.0)",
+                     "  #{r4} (version 0.3.0)"
+                   ],
+                   "\n"
+                 )
+
+        assert link(site) == "releases/#{r2}"
+      end)
+    end
+
+    test "a release's version is read only from a regular file, never through a link",
+         %{tmp_dir: dir} do
+      with_site(dir, fn site ->
+        build_and_deploy!(site, ~w(0.1.0 0.2.0 0.3.0))
+        [r1, r2, _r3] = releases(site)
+        # The deploy user owns the releases: a link to a file it cannot read
+        # itself, and a FIFO that would hang a reader.
+        elsewhere = Path.join(dir, "root-only")
+        File.write!(elsewhere, "secret 0.9.0")
+        data1 = Path.join([site.releases, r1, "releases/start_erl.data"])
+        File.rm!(data1)
+        File.ln_s!(elsewhere, data1)
+        assert {:ok, ^elsewhere} = File.read_link(data1)
+        data2 = Path.join([site.releases, r2, "releases/start_erl.data"])
+        File.rm!(data2)
+        {_, 0} = System.cmd("mkfifo", [data2])
+        assert File.stat!(data2).type == :other
+
+        {out, status} = script(site, "rollback", [{"RELEASE", "0.9.0"}])
+        assert status != 0
+        assert out =~ "  #{r1}\n  #{r2}\n"
+        refute out =~ "secret"
       end)
     end
 
@@ -483,6 +627,19 @@ defmodule MixDeploy.ReleaseTest do
 
         assert error.mix == 1
         assert link(site) == "releases/#{r1}"
+
+        # By version, and an unknown one listing each release.
+        mix("deploy.local.rollback", ["--release", "0.3.0"])
+        assert "==> Version 0.3.0 is release #{r3}" in shell_lines()
+        assert link(site) == "releases/#{r3}"
+
+        error =
+          assert_raise Mix.Error, fn -> mix("deploy.local.rollback", ["--release", "9.9.9"]) end
+
+        assert error.message =~ "no release named or of version 9.9.9"
+        assert error.message =~ "  #{r3} (version 0.3.0) <- current"
+        assert error.message =~ "  #{r1} (version 0.1.0)"
+        assert link(site) == "releases/#{r3}"
       end)
     end
 

@@ -176,6 +176,19 @@ defmodule MixDeploy.SystemdTest do
       end
     end
 
+    # mix_systemd's README examples, rendered by native/mix_deploy_core/tests/mix_systemd_readme.rs.
+    test "every mix_systemd README example's units pass systemd-analyze verify" do
+      golden = Path.expand("../native/mix_deploy_core/tests/readme_golden", __DIR__)
+      dirs = Path.wildcard(Path.join(golden, "*"))
+      assert length(dirs) >= 20
+
+      for dir <- dirs do
+        names = dir |> File.ls!() |> Enum.sort()
+        assert "foo-bar.service" in names, dir
+        assert verify_findings(dir, names) == [], Path.basename(dir)
+      end
+    end
+
     test "each option lands in the unit as systemd reads it", %{tmp_dir: tmp} do
       units = generate(tmp, :foo_bar, fixtures()[:hostile])
       text = units["foo-bar.service"]

@@ -6,7 +6,45 @@ defmodule MixDeploy.Task do
 
   alias MixDeploy.{JSON, Native}
 
-  @doc "The JSON document for the core: project facts, the namespace's config, options."
+  @doc """
+  Parses a task's command line strictly: `switches` as for `OptionParser`, `-f` for
+  `--force` when the task has one. A stray argument or an unknown or malformed
+  switch raises naming it, with the task's `usage` line. Returns the options.
+  """
+  def parse_args!(args, switches, usage) do
+    aliases = if Keyword.has_key?(switches, :force), do: [f: :force], else: []
+
+    case OptionParser.parse(args, strict: switches, aliases: aliases) do
+      {opts, [], []} ->
+        opts
+
+      {_, stray, []} ->
+        Mix.raise("unexpected argument #{Enum.map_join(stray, " ", &inspect/1)}\nusage: #{usage}")
+
+      {_, _, [{switch, value} | _]} ->
+        problem =
+          cond do
+            not known_switch?(switch, switches, aliases) -> "unknown option #{switch}"
+            value == nil -> "option #{switch} needs a value"
+            true -> "invalid value #{inspect(value)} for #{switch}"
+          end
+
+        Mix.raise("#{problem}\nusage: #{usage}")
+    end
+  end
+
+  defp known_switch?(switch, switches, aliases) do
+    names =
+      Enum.map(switches, fn {name, _} -> "--" <> String.replace(to_string(name), "_", "-") end)
+
+    negated =
+      for {name, :boolean} <- switches, do: "--no-" <> String.replace(to_string(name), "_", "-")
+
+    short = Enum.map(aliases, fn {short, _} -> "-#{short}" end)
+    switch in (names ++ negated ++ short)
+  end
+
+  @doc "The JSON document for the core: project facts, both namespaces' config, options."
   def input(namespace, options \\ %{}) when namespace in [:mix_deploy, :mix_systemd] do
     config = Mix.Project.config()
     cwd = File.cwd!()
@@ -20,11 +58,14 @@ defmodule MixDeploy.Task do
         project_dir: JSON.string(cwd)
       })
 
-    env = Application.get_all_env(namespace) |> Enum.sort_by(&elem(&1, 0))
+    env = fn ns -> Application.get_all_env(ns) |> Enum.sort_by(&elem(&1, 0)) end
+    other = if namespace == :mix_deploy, do: :mix_systemd, else: :mix_deploy
 
     JSON.object(%{
       project: project,
-      config: JSON.encode_iodata(env),
+      config: JSON.encode_iodata(env.(namespace)),
+      # Keys both namespaces read are shared: set in one, the other takes them.
+      other_config: JSON.encode_iodata(env.(other)),
       # Options are a plain JSON object of booleans and strings, not a tagged map.
       options: JSON.object(Map.new(options, fn {k, v} -> {k, JSON.encode_iodata(v)} end))
     })

@@ -1,7 +1,11 @@
 import Config
 
+# Keys both tasks read (accounts, directories, the environment) are written once:
+# mix deploy.generate takes what only :mix_systemd sets, and the other way round.
+
 # The systemd unit: where the app reads its environment, which directories systemd
-# creates for it, and the OS account it runs under.
+# creates for it, and the OS account it runs under. The deploy scripts use the same
+# account, create the same directories and set the same environment.
 config :mix_systemd,
   env_files: [
     # /srv/hello/etc/environment, if it exists
@@ -33,14 +37,12 @@ config :mix_systemd,
   app_group: "app"
 
 # Socket activation (the end-to-end test turns it on): systemd holds the port and
-# hello takes it as fd 3, so restarts refuse no connection. Set it in both configs:
+# hello takes it as fd 3, so restarts refuse no connection. A key both tasks read,
+# so one line does it (mix deploy.generate takes it from :mix_systemd):
 #   config :mix_systemd, listen_stream: "127.0.0.1:4780"
-#   config :mix_deploy, listen_stream: "127.0.0.1:4780"
 
-# The deploy scripts generated into bin/.
+# The deploy scripts generated into bin/ (only what the unit does not need).
 config :mix_deploy,
-  app_user: "app",
-  app_group: "app",
   # Install config/environment as /etc/hello/environment: the deploy user may
   # change it, the app may only read it.
   copy_files: [

@@ -20,9 +20,11 @@ defmodule Mix.Tasks.Deploy.Generate do
   """
   use Mix.Task
 
+  @usage "mix deploy.generate [--check]"
+
   @impl true
   def run(args) do
-    {opts, _} = OptionParser.parse!(args, strict: [check: :boolean])
+    opts = MixDeploy.Task.parse_args!(args, [check: :boolean], @usage)
     MixDeploy.Task.generate(:mix_deploy, :deploy, opts, "mix deploy.generate")
   end
 end

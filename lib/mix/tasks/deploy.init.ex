@@ -15,13 +15,15 @@ defmodule Mix.Tasks.Deploy.Init do
 
   ## Command line options
 
-    * `--force` - overwrite existing templates
+    * `--force`, `-f` - overwrite existing templates
   """
   use Mix.Task
 
+  @usage "mix deploy.init [--force | -f]"
+
   @impl true
   def run(args) do
-    {opts, _} = OptionParser.parse!(args, strict: [force: :boolean])
+    opts = MixDeploy.Task.parse_args!(args, [force: :boolean], @usage)
     MixDeploy.Task.init(:mix_deploy, :deploy, opts)
   end
 end

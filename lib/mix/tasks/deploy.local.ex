@@ -38,9 +38,11 @@ defmodule Mix.Tasks.Deploy.Local do
   """
   use Mix.Task
 
+  @usage "mix deploy.local [--release-vsn VSN]"
+
   @impl true
   def run(args) do
-    {opts, _} = OptionParser.parse!(args, strict: [release_vsn: :string])
+    opts = MixDeploy.Task.parse_args!(args, [release_vsn: :string], @usage)
     MixDeploy.Task.run_script("release", %{"RELEASE_VSN" => opts[:release_vsn]})
   end
 end

@@ -19,9 +19,11 @@ defmodule Mix.Tasks.Systemd.Generate do
   """
   use Mix.Task
 
+  @usage "mix systemd.generate [--check]"
+
   @impl true
   def run(args) do
-    {opts, _} = OptionParser.parse!(args, strict: [check: :boolean])
+    opts = MixDeploy.Task.parse_args!(args, [check: :boolean], @usage)
     MixDeploy.Task.generate(:mix_systemd, :systemd, opts, "mix systemd.generate")
   end
 end

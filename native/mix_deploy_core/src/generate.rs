@@ -9,6 +9,7 @@ use handlebars::{Context, Handlebars};
 use serde_json::{Map, Value};
 
 use crate::error::{suggest, Error, Errors};
+use crate::grants;
 use crate::helpers;
 use crate::input::Input;
 use crate::output::{self, Action, Change, Planned};
@@ -57,9 +58,12 @@ pub fn generate(input: &Input, side: Side) -> Result<Report, Errors> {
     let (files, removals) = plan(&resolved, &root, side)?;
     let changes = output::apply(&files, &removals, input.options.check)?;
     let stale = changes.iter().any(|c| c.action != Action::Unchanged);
+    let grants = grants::root_grants(&resolved.view);
+    let mut warnings = resolved.warnings;
+    warnings.extend(grants);
     Ok(Report {
         changes,
-        warnings: resolved.warnings,
+        warnings,
         stale,
     })
 }
@@ -79,7 +83,7 @@ pub fn plan(
     let jobs = match &view.sided {
         Sided::Deploy(d) => deploy_jobs(view, d, root)?,
         Sided::Systemd(_) => {
-            units::check(view)?;
+            units::check(view).map_err(|e| resolved.written_in(e))?;
             systemd_jobs(view, root)
         }
     };

@@ -32,8 +32,11 @@ pub struct Options {
 pub struct Input {
     pub project: Project,
     pub account: Option<Account>,
-    /// User config as (key, value) pairs in the order written.
+    /// User config as (key, value) pairs in the order written: the namespace of the
+    /// task (`:mix_deploy` for deploy tasks, `:mix_systemd` for systemd tasks).
     pub config: Vec<(String, Term)>,
+    /// The other namespace's config, for the keys both read (see `shared`).
+    pub other_config: Vec<(String, Term)>,
     pub options: Options,
 }
 
@@ -44,6 +47,8 @@ struct Raw {
     account: Option<RawAccount>,
     #[serde(default)]
     config: serde_json::Value,
+    #[serde(default)]
+    other_config: serde_json::Value,
     #[serde(default)]
     options: Options,
 }
@@ -57,15 +62,19 @@ struct RawAccount {
 impl Input {
     pub fn parse(json: &str) -> Result<Input, Error> {
         let raw: Raw = serde_json::from_str(json).map_err(|e| Error::Input(e.to_string()))?;
-        let config = match Term::from_json(&raw.config).map_err(Error::Input)? {
-            Term::Nil => Vec::new(),
-            term => term
-                .as_pairs()
-                .ok_or_else(|| Error::Input(format!("config is not a keyword list: {term}")))?
-                .into_iter()
-                .map(|(k, v)| (k, v.clone()))
-                .collect(),
+        let pairs = |json: &serde_json::Value, what: &str| -> Result<Vec<(String, Term)>, Error> {
+            Ok(match Term::from_json(json).map_err(Error::Input)? {
+                Term::Nil => Vec::new(),
+                term => term
+                    .as_pairs()
+                    .ok_or_else(|| Error::Input(format!("{what} is not a keyword list: {term}")))?
+                    .into_iter()
+                    .map(|(k, v)| (k, v.clone()))
+                    .collect(),
+            })
         };
+        let config = pairs(&raw.config, "config")?;
+        let other_config = pairs(&raw.other_config, "other_config")?;
         Ok(Input {
             project: raw.project,
             account: raw.account.map(|a| Account {
@@ -73,6 +82,7 @@ impl Input {
                 group: a.group,
             }),
             config,
+            other_config,
             options: raw.options,
         })
     }

@@ -9,10 +9,12 @@
 //!    embedded templates, ListenStream= addresses).
 //! 2. `input`: the task's JSON document.
 //! 3. `spec`: every config key, its kind and its default, derived ones included.
-//! 4. `view`: the typed view of the resolved keys Rust code reads.
+//! 4. `view`, `shared`: the typed view of the resolved keys Rust code reads; the
+//!    keys both namespaces read, how one takes them from the other, and the
+//!    warnings when the two disagree.
 //! 5. `resolve`: raw config to the template context and the view.
-//! 6. `helpers`, `units`: the deploy and unit template helpers, and the
-//!    whole-config unit checks.
+//! 6. `helpers`, `units`, `grants`: the deploy and unit template helpers, the
+//!    whole-config unit checks, and the warnings about root the config grants.
 //! 7. `render`: Handlebars set up for scripts and units.
 //! 8. `output`: writing files atomically, reporting changes.
 //! 9. `generate`: the generate and init tasks, and the one script `mix deploy.local`
@@ -22,6 +24,7 @@
 pub mod account;
 pub mod error;
 pub mod generate;
+pub mod grants;
 pub mod helpers;
 pub mod input;
 pub mod listen;
@@ -29,6 +32,7 @@ pub mod output;
 pub mod quote;
 pub mod render;
 pub mod resolve;
+pub mod shared;
 pub mod spec;
 pub mod templates;
 pub mod term;

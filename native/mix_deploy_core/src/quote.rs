@@ -6,6 +6,16 @@
 //! C escapes, and `$` expands variables in Exec arguments (not in the executable's
 //! path).
 
+/// Leading Exec-line prefix characters (`-`, `@`, `:`, `+`, `!`) and the rest.
+pub fn split_prefixes(line: &str) -> (&str, &str) {
+    let end = line
+        .char_indices()
+        .find(|(_, c)| !"-@:+!".contains(*c))
+        .map(|(i, _)| i)
+        .unwrap_or(line.len());
+    line.split_at(end)
+}
+
 /// A POSIX shell single-quoted word: the value, literal whatever it contains.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))

@@ -4,7 +4,7 @@
 //! `deploy_dir`, whichever order keys are written in; a reference loop is reported
 //! with its chain instead of recursing forever.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
@@ -25,16 +25,92 @@ pub struct Resolved {
     pub view: View,
     pub context: Map<String, Value>,
     pub warnings: Vec<String>,
+    /// Shared keys taken from the other namespace (only it sets them).
+    pub borrowed: HashSet<String>,
 }
 
-/// Resolves the config of `side` from the task's input.
+impl Resolved {
+    /// The namespace where the user wrote `key`, for error messages.
+    pub fn namespace_of(&self, key: &str) -> &'static str {
+        if self.borrowed.contains(key) {
+            self.side.other().namespace()
+        } else {
+            self.side.namespace()
+        }
+    }
+
+    /// Errors found in the resolved config, each naming the namespace where its
+    /// key was written (a shared key may come from the other one).
+    pub fn written_in(&self, errors: Errors) -> Errors {
+        Errors(
+            errors
+                .0
+                .into_iter()
+                .map(|e| match e {
+                    Error::InvalidValue {
+                        key,
+                        value,
+                        expected,
+                        hint,
+                        ..
+                    } => Error::InvalidValue {
+                        ns: self.namespace_of(&key).to_string(),
+                        key,
+                        value,
+                        expected,
+                        hint,
+                    },
+                    other => other,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Resolves the config of `side` from the task's input: its own namespace plus
+/// the shared keys only the other namespace sets (see `shared`), with a warning for
+/// each shared key on which the two sides end up disagreeing.
 pub fn resolve(input: &Input, side: Side) -> Result<Resolved, Errors> {
     let account = input.account.clone().unwrap_or_else(account::current);
+    let mut resolved = resolve_side(input, side, &account, &input.config, &input.other_config)?;
+    // The other side only to compare: its own mistakes are its task's to report.
+    if let Ok(other) = resolve_side(
+        input,
+        side.other(),
+        &account,
+        &input.other_config,
+        &input.config,
+    ) {
+        let (deploy, systemd) = match side {
+            Side::Deploy => (
+                (&input.config, &resolved.context),
+                (&input.other_config, &other.context),
+            ),
+            Side::Systemd => (
+                (&input.other_config, &other.context),
+                (&input.config, &resolved.context),
+            ),
+        };
+        let warnings = crate::shared::disagreements(deploy.0, systemd.0, deploy.1, systemd.1);
+        resolved.warnings.extend(warnings);
+    }
+    Ok(resolved)
+}
+
+fn resolve_side(
+    input: &Input,
+    side: Side,
+    account: &Account,
+    own: &[(String, Term)],
+    other: &[(String, Term)],
+) -> Result<Resolved, Errors> {
+    let (user, borrowed) = crate::shared::user_config(own, other);
     let mut r = Resolver {
         side,
-        user: input.config.iter().cloned().collect(),
+        user,
+        borrowed: borrowed.clone(),
         project: &input.project,
-        account,
+        account: account.clone(),
         memo: HashMap::new(),
         stack: Vec::new(),
         errors: Errors::default(),
@@ -45,19 +121,22 @@ pub fn resolve(input: &Input, side: Side) -> Result<Resolved, Errors> {
             context.insert(spec.key.to_string(), value);
         }
     }
-    let warnings = r.custom_keys(&input.config, &mut context);
+    let warnings = r.custom_keys(own, &mut context);
     std::mem::take(&mut r.errors).into_result(())?;
     Ok(Resolved {
         side,
         view: View::read(&context, side),
         context,
         warnings,
+        borrowed,
     })
 }
 
 struct Resolver<'a> {
     side: Side,
     user: HashMap<String, Term>,
+    /// Keys of `user` that come from the other namespace.
+    borrowed: HashSet<String>,
     project: &'a Project,
     account: Account,
     /// Memoised string values of string-like keys: Ok(None) is nil, Err a key
@@ -89,13 +168,22 @@ impl Resolver<'_> {
         self.side.namespace().to_string()
     }
 
+    /// The namespace where the user wrote `key` (the other one for a borrowed key).
+    fn ns_of(&self, key: &str) -> String {
+        if self.borrowed.contains(key) {
+            self.side.other().namespace().to_string()
+        } else {
+            self.ns()
+        }
+    }
+
     fn spec(&self, key: &str) -> Option<&'static Spec> {
         spec::find(self.side, key)
     }
 
     fn invalid(&mut self, key: &str, value: &Term, expected: &str, hint: Option<String>) {
         let e = Error::InvalidValue {
-            ns: self.ns(),
+            ns: self.ns_of(key),
             key: key.to_string(),
             value: value.to_string(),
             expected: expected.to_string(),
@@ -164,7 +252,7 @@ impl Resolver<'_> {
     fn scalar_text(&mut self, spec: &Spec, term: &Term) -> Option<String> {
         let key = spec.key;
         let text = match (term, spec.kind) {
-            (Term::Nil, Kind::OptText | Kind::OptPath) => return None,
+            (Term::Nil, Kind::OptText | Kind::OptPath | Kind::Script | Kind::Wrap) => return None,
             (Term::Nil, _) => {
                 self.invalid(key, term, expected_for(spec.kind), None);
                 return None;
@@ -186,7 +274,41 @@ impl Resolver<'_> {
                 return None;
             }
         };
+        let text = match spec.kind {
+            Kind::Script | Kind::Wrap => self.in_scripts_dir(spec, term, text)?,
+            _ => text,
+        };
         self.check_text(spec, term, &text).then_some(text)
+    }
+
+    /// mix_systemd's bare script names: `deploy-runtime-environment-file` (or the
+    /// command word of a wrap line) is that file in `scripts_dir`. Prefixes of an
+    /// Exec line stay in front; a path with a `/`, or a quoted command, is kept.
+    fn in_scripts_dir(&mut self, spec: &Spec, term: &Term, text: String) -> Option<String> {
+        let (prefixes, rest) = match spec.kind {
+            Kind::Wrap => crate::quote::split_prefixes(text.trim_start()),
+            _ => ("", text.as_str()),
+        };
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, args) = rest.split_at(word_end);
+        if word.is_empty() || word.contains('/') || word.starts_with(['"', '\'']) {
+            return Some(text);
+        }
+        if (spec.kind == Kind::Script && !args.is_empty()) || check_name(word).is_some() {
+            let shown = match term {
+                Term::List(_) => Term::Str(text.clone()),
+                _ => term.clone(),
+            };
+            self.invalid(
+                spec.key,
+                &shown,
+                "an absolute path, or the file name of a script in scripts_dir",
+                Some("e.g. \"deploy-runtime-environment-file\" or [:scripts_dir, \"/deploy-runtime-environment-file\"]".into()),
+            );
+            return None;
+        }
+        let dir = self.text("scripts_dir")?;
+        Some(format!("{prefixes}{dir}/{word}{args}"))
     }
 
     /// Validates the expanded text of a scalar key; pushes an error when bad.
@@ -198,7 +320,7 @@ impl Resolver<'_> {
             term.clone()
         };
         let problem: Option<(&str, Option<String>)> = match spec.kind {
-            Kind::Path | Kind::OptPath => check_path(text),
+            Kind::Path | Kind::OptPath | Kind::Script => check_path(text),
             Kind::LocalPath => check_local_path(text),
             Kind::Name => check_name(text),
             Kind::Account => check_account(text),
@@ -210,7 +332,7 @@ impl Resolver<'_> {
                     suggest(text, options.iter().copied()).map(|s| format!("did you mean :{s}?"));
                 ("one of ", hint)
             }),
-            Kind::Text | Kind::OptText => {
+            Kind::Text | Kind::OptText | Kind::Wrap => {
                 (self.side == Side::Systemd && text.contains(['\n', '\r'])).then_some((
                     "a single line: a newline would start a new unit directive",
                     None,
@@ -249,9 +371,27 @@ impl Resolver<'_> {
             Term::List(items) => {
                 let mut out = String::new();
                 let mut ok = true;
+                let mut after_dir = false;
                 for item in items {
+                    // [:configuration_dir, "environment"] is /etc/foo/environment,
+                    // as mix_systemd's README shows (plain concatenation would
+                    // make it /etc/fooenvironment).
+                    if let Term::Str(s) = item {
+                        if after_dir
+                            && s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                        {
+                            out.push('/');
+                        }
+                    }
+                    after_dir = false;
                     match self.expand(key, item) {
-                        Some(s) => out.push_str(&s),
+                        Some(s) => {
+                            if let Term::Atom(name) = item {
+                                after_dir =
+                                    self.is_dir_key(name) && !s.is_empty() && !s.ends_with('/');
+                            }
+                            out.push_str(&s)
+                        }
                         None => ok = false,
                     }
                 }
@@ -263,6 +403,12 @@ impl Resolver<'_> {
                 None
             }
         }
+    }
+
+    /// A directory key (`deploy_dir`, `configuration_dir`, ...), after which a
+    /// relative name in a list is joined with a `/`.
+    fn is_dir_key(&self, name: &str) -> bool {
+        name.ends_with("_dir") && self.spec(name).is_some_and(|s| s.kind == Kind::Path)
     }
 
     /// The text of the key an atom refers to.
@@ -278,7 +424,7 @@ impl Resolver<'_> {
                 .chain(self.user.keys().map(String::as_str).collect::<Vec<_>>());
             let suggestion = suggest(name, keys);
             self.errors.push(Error::UnknownReference {
-                ns: self.ns(),
+                ns: self.ns_of(from),
                 key: from.to_string(),
                 reference: name.to_string(),
                 suggestion,
@@ -291,10 +437,17 @@ impl Resolver<'_> {
                 .map(|i| i.to_string())
                 .or(Some(String::new())),
             Kind::Bool => self.boolean(spec).map(|b| b.to_string()),
+            Kind::Limit => self.limit(spec).map(|v| match v {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            }),
             Kind::Text
             | Kind::OptText
             | Kind::Path
             | Kind::OptPath
+            | Kind::Script
+            | Kind::Wrap
             | Kind::LocalPath
             | Kind::Name
             | Kind::Account
@@ -341,6 +494,30 @@ impl Resolver<'_> {
                     _ => None,
                 };
                 self.invalid(spec.key, &other, &expected, hint);
+                None
+            }
+        }
+    }
+
+    /// A resource limit as its unit value: a number, "infinity", or null (unset).
+    fn limit(&mut self, spec: &Spec) -> Option<Value> {
+        match self.raw(spec)? {
+            Term::Int(i) if i >= 0 => Some(Value::from(i)),
+            Term::Nil => Some(Value::Null),
+            Term::Atom(s) | Term::Str(s) if s == "infinity" => Some(Value::String(s)),
+            other => {
+                let hint = match &other {
+                    Term::Str(s) if s.parse::<i64>().is_ok() => {
+                        Some(format!("write {s} without quotes"))
+                    }
+                    _ => None,
+                };
+                self.invalid(
+                    spec.key,
+                    &other,
+                    "an integer of at least 0, \"infinity\", or nil",
+                    hint,
+                );
                 None
             }
         }
@@ -407,7 +584,7 @@ impl Resolver<'_> {
             | Kind::Account
             | Kind::Mode
             | Kind::Enum(_) => self.text(spec.key).map(Value::String),
-            Kind::OptText | Kind::OptPath => {
+            Kind::OptText | Kind::OptPath | Kind::Script | Kind::Wrap => {
                 let v = self.checked_text(spec.key).ok()?;
                 Some(v.map(Value::String).unwrap_or(Value::Null))
             }
@@ -418,6 +595,7 @@ impl Resolver<'_> {
                 (self.errors.0.len() == before).then(|| v.map(Value::from).unwrap_or(Value::Null))
             }
             Kind::Bool => self.boolean(spec).map(Value::Bool),
+            Kind::Limit => self.limit(spec),
             Kind::TextList => {
                 let items = self.text_items(spec)?;
                 if self.side == Side::Systemd {
@@ -872,7 +1050,9 @@ fn plain_json(term: &Term) -> Value {
 
 fn expected_for(kind: Kind) -> &'static str {
     match kind {
-        Kind::Path | Kind::OptPath => "an absolute path, or a list such as [:base_dir, \"/foo\"]",
+        Kind::Path | Kind::OptPath | Kind::Script => {
+            "an absolute path, or a list such as [:base_dir, \"/foo\"]"
+        }
         Kind::Name => "a name without /, spaces or ..",
         Kind::Account => "a user or group name",
         Kind::Mode => "3 or 4 octal digits as a string, e.g. \"750\"",

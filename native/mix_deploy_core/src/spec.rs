@@ -32,6 +32,12 @@ pub enum Kind {
     /// An absolute path (expandable).
     Path,
     OptPath,
+    /// A script: an absolute path, or a bare file name meaning that file in
+    /// `scripts_dir` (as mix_systemd's runtime_environment_service_script). Nil: unset.
+    Script,
+    /// A command line (nil: unset) whose command, when a bare name, is that file in
+    /// `scripts_dir` (as mix_systemd's exec_start_wrap).
+    Wrap,
     /// A path relative to the project or absolute (bin_dir, output_dir, template_dir).
     LocalPath,
     /// A file or unit name: no `/`, no white space, not `.` or `..`.
@@ -43,6 +49,9 @@ pub enum Kind {
     /// A non-negative integer, at least the given minimum.
     Int(i64),
     OptInt(i64),
+    /// A resource limit (LimitNOFILE=, LimitCORE=): an integer of at least 0,
+    /// `"infinity"` (or `:infinity`), or nil for systemd's default.
+    Limit,
     Bool,
     /// A file mode as a string of 3 or 4 octal digits.
     Mode,
@@ -193,6 +202,9 @@ pub const SYSTEMD_OUTPUT_DIR: &str = "{build_path}/systemd/lib/systemd/system";
 
 pub const RELEASE_SYSTEMS: &[&str] = &["mix", "distillery"];
 pub const RESTART_METHODS: &[&str] = &["systemctl", "systemd_flag", "touch"];
+/// Who may reach the node's Erlang distribution: `local` binds epmd and the
+/// distribution port to loopback; `cluster` leaves them on every interface.
+pub const DISTRIBUTIONS: &[&str] = &["local", "cluster"];
 pub const SERVICE_TYPES: &[&str] = &["simple", "exec", "notify", "forking"];
 pub const PRESERVE: &[&str] = &["no", "yes", "restart"];
 
@@ -335,7 +347,7 @@ pub static SPECS: &[Spec] = &[
         Path,
         Default::Expand("{configuration_dir}/{app_name}.conf"),
     ),
-    both("runtime_environment_service_script", OptPath, Default::Nil),
+    both("runtime_environment_service_script", Script, Default::Nil),
     // Socket activation: the socket unit holds the port while the service restarts.
     both("listen_stream", ListenStream, Default::EmptyList),
     // Behaviour.
@@ -390,7 +402,7 @@ pub static SPECS: &[Spec] = &[
     systemd("service_type", Enum(SERVICE_TYPES), Default::Atom("simple")),
     systemd("start_command", Text, Default::Derived(start_command)),
     systemd("exec_start_pre", TextList, Default::EmptyList),
-    systemd("exec_start_wrap", OptText, Default::Nil),
+    systemd("exec_start_wrap", Wrap, Default::Nil),
     systemd("exec_start", Text, Default::Derived(exec_start)),
     systemd("exec_stop", OptText, Default::Nil),
     systemd(
@@ -415,8 +427,8 @@ pub static SPECS: &[Spec] = &[
         TextList,
         Default::EmptyList,
     ),
-    systemd("limit_nofile", OptInt(0), Default::Int(65535)),
-    systemd("limit_core", OptInt(0), Default::Nil),
+    systemd("limit_nofile", Limit, Default::Int(65535)),
+    systemd("limit_core", Limit, Default::Nil),
     systemd("umask", Mode, Default::Str("0027")),
     systemd("syslog_identifier", Name, Default::Expand("{service_name}")),
     systemd("working_dir", Path, Default::Expand("{current_dir}")),
@@ -426,6 +438,7 @@ pub static SPECS: &[Spec] = &[
     systemd("inaccessible_paths", PathList, Default::EmptyList),
     systemd("listen_backlog", OptInt(1), Default::Int(4096)),
     systemd("paranoia", Bool, Default::Bool(false)),
+    systemd("distribution", Enum(DISTRIBUTIONS), Default::Atom("local")),
     systemd("memory_deny_write_execute", Bool, Default::Bool(false)),
 ];
 

@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Errors};
 use crate::quote::{
-    arg_word, exe_word, list_word, needs_quoting, octal_mode, systemd_env_quote, unit_value,
+    arg_word, exe_word, list_word, needs_quoting, octal_mode, split_prefixes, systemd_env_quote,
+    unit_value,
 };
 use crate::spec::{self, Kind, Side};
 use crate::view::{DirSettings, Sided, SystemdView, View};
@@ -22,16 +23,6 @@ pub const V_TYPE_EXEC: i64 = 240;
 pub const V_RELATIVE_EXEC: i64 = 239;
 /// The "+" and "!" prefixes of Exec lines.
 pub const V_PRIVILEGED_PREFIX: i64 = 231;
-
-/// Leading Exec prefix characters (`-`, `@`, `:`, `+`, `!`) and the rest.
-pub fn split_prefixes(line: &str) -> (&str, &str) {
-    let end = line
-        .char_indices()
-        .find(|(_, c)| !"-@:+!".contains(*c))
-        .map(|(i, _)| i)
-        .unwrap_or(line.len());
-    line.split_at(end)
-}
 
 /// A user's command line (exec_start_pre entries, exec_start_wrap, exec_start,
 /// exec_stop) for an Exec line. It is systemd syntax as written: prefixes, words
@@ -111,7 +102,10 @@ fn quoted_end(s: &str, from: usize, quote: char) -> usize {
 fn special_paths(ctx: &Map<String, Value>) -> Vec<String> {
     let mut paths: Vec<String> = spec::SPECS
         .iter()
-        .filter(|s| s.applies_to(Side::Systemd) && matches!(s.kind, Kind::Path | Kind::OptPath))
+        .filter(|s| {
+            s.applies_to(Side::Systemd)
+                && matches!(s.kind, Kind::Path | Kind::OptPath | Kind::Script)
+        })
         .filter_map(|s| ctx.get(s.key).and_then(Value::as_str))
         .filter(|p| needs_quoting(p))
         .map(str::to_string)
@@ -243,10 +237,20 @@ fn managed_dirs(v: &View, s: &SystemdView) -> Vec<Value> {
         .collect()
 }
 
+/// A path list for ReadWritePaths=, BindPaths= and the like, each path optional
+/// (`-`: skipped when missing). A missing path would otherwise stop every start of
+/// the unit with 226/NAMESPACE before any command of it runs, and nothing the unit
+/// runs could create it: the unit must start whatever exists yet.
 fn path_list(items: &[String]) -> String {
     items
         .iter()
-        .map(|p| list_word(p))
+        .map(|p| {
+            if p.starts_with('-') {
+                list_word(p)
+            } else {
+                list_word(&format!("-{p}"))
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -353,9 +357,10 @@ fn add_commands(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView, paths: 
     } else {
         command_line(&s.exec_start, paths)
     };
-    // systemd has no TmpDirectory=: create tmp_dir as root ("+": outside the
-    // sandbox) before anything else, so TMP_DIR exists and paranoia's BindPaths=
-    // has something to bind (a missing source fails the start with 226/NAMESPACE).
+    // systemd has no TmpDirectory=: create tmp_dir as root ("+": without the
+    // private /var/tmp) before anything else, so TMP_DIR exists and paranoia's
+    // BindPaths= has something to bind. systemd sets up BindPaths= for "+" lines
+    // too, so that bind is optional: a missing source would fail this very line.
     let mut exec_start_pre: Vec<Value> = Vec::new();
     if v.has_dir("tmp") && v.systemd_version >= V_PRIVILEGED_PREFIX {
         let tmp = v.dir("tmp");
@@ -393,6 +398,9 @@ fn add_commands(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView, paths: 
 }
 
 /// File system view: managed directories, path lists, private tmp, protection.
+/// tmp_dir is bound optionally (see path_list): on the first start the
+/// ExecStartPre=+ line creates it (a "+" command gets no private /var/tmp, so it
+/// lands on the host), and the main process finds it bound.
 fn add_file_system_view(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
     let version = v.systemd_version;
     let tmp_bound = s.paranoia && v.has_dir("tmp") && version >= V_BIND_PATHS;

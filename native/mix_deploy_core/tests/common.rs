@@ -82,3 +82,25 @@ fn collect_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<St
         }
     }
 }
+
+/// The input document of a task on `side` with both namespaces' config, for app
+/// `foo_bar` 0.1.0, prod, run by deploy:staff.
+pub fn input_both(
+    side: mix_deploy_core::Side,
+    deploy: &[(&str, Value)],
+    systemd: &[(&str, Value)],
+    project_dir: &str,
+) -> String {
+    let (own, other) = match side {
+        mix_deploy_core::Side::Deploy => (deploy, systemd),
+        mix_deploy_core::Side::Systemd => (systemd, deploy),
+    };
+    json!({
+        "project": {"app": "foo_bar", "version": "0.1.0", "mix_env": "prod",
+                    "build_path": "_build/prod", "project_dir": project_dir},
+        "account": {"user": "deploy", "group": "staff"},
+        "config": config(own),
+        "other_config": config(other),
+    })
+    .to_string()
+}

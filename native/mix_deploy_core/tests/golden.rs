@@ -18,9 +18,9 @@ fn tests_dir() -> PathBuf {
 
 /// The input document of one side of a fixture, rooted at `root`.
 fn side_input(fixture: &Value, side: Side, root: &Path) -> Input {
-    let key = match side {
-        Side::Deploy => "deploy",
-        Side::Systemd => "systemd",
+    let (key, other) = match side {
+        Side::Deploy => ("deploy", "systemd"),
+        Side::Systemd => ("systemd", "deploy"),
     };
     let mut project = fixture["project"].clone();
     project["project_dir"] = json!(root.to_str().unwrap());
@@ -28,6 +28,8 @@ fn side_input(fixture: &Value, side: Side, root: &Path) -> Input {
         "project": project,
         "account": fixture["account"],
         "config": fixture.get(key).cloned().unwrap_or(json!([])),
+        // Both namespaces, as the tasks pass them: shared keys cross over.
+        "other_config": fixture.get(other).cloned().unwrap_or(json!([])),
     });
     Input::parse(&doc.to_string()).unwrap()
 }

@@ -222,3 +222,49 @@ fn custom_keys_warn_and_reach_templates() {
     let r: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["my_port"], json!(4000));
 }
+
+#[test]
+fn a_directory_reference_joins_a_relative_name_with_a_slash() {
+    // mix_systemd's README: ["-", :configuration_dir, "environment"] is
+    // /etc/foo/environment and [:deploy_dir, "bin/start-migrate"] runs
+    // /srv/foo/bin/start-migrate.
+    let r = resolved_side(
+        &[
+            (
+                "env_files",
+                json!([
+                    ["-", a("configuration_dir"), "environment"],
+                    ["-", a("deploy_dir"), "/etc/environment"]
+                ]),
+            ),
+            ("exec_start", json!([a("deploy_dir"), "bin/start-migrate"])),
+            (
+                "env_vars",
+                json!([
+                    ["RELEASE_TMP=", a("runtime_dir")],
+                    ["A=", a("runtime_dir"), "_x"],
+                    ["B=", a("release_name"), "x"],
+                    ["C=", a("runtime_dir"), ".old"],
+                    ["D=", a("runtime_dir"), "-1"]
+                ]),
+            ),
+        ],
+        Side::Systemd,
+    );
+    assert_eq!(
+        r["env_files"],
+        json!(["-/etc/foo-bar/environment", "-/srv/foo-bar/etc/environment"])
+    );
+    assert_eq!(r["exec_start"], json!("/srv/foo-bar/bin/start-migrate"));
+    // Only a name (letter, digit, _) after a directory key gets the slash.
+    assert_eq!(
+        r["env_vars"],
+        json!([
+            "RELEASE_TMP=/run/foo-bar",
+            "A=/run/foo-bar/_x",
+            "B=foo_barx",
+            "C=/run/foo-bar.old",
+            "D=/run/foo-bar-1"
+        ])
+    );
+}

@@ -934,9 +934,10 @@ fn paranoia_hardens_by_version_and_keeps_the_jit_working() {
     ]);
     assert_eq!(value(&mdwe, "Service", "MemoryDenyWriteExecute"), "yes");
 
-    // :tmp lives in the shared /var/tmp: bound into the private one.
+    // :tmp lives in the shared /var/tmp: bound into the private one, optionally,
+    // since the unit's own ExecStartPre=+ line creates it on the first start.
     let tmp = service(&[("paranoia", json!(true)), ("dirs", json!([a("tmp")]))]);
-    assert_eq!(value(&tmp, "Service", "BindPaths"), "/var/tmp/foo-bar");
+    assert_eq!(value(&tmp, "Service", "BindPaths"), "-/var/tmp/foo-bar");
     assert_eq!(value(&tmp, "Service", "PrivateTmp"), "yes");
 
     // A deploy_dir under /home stays readable.
@@ -979,9 +980,10 @@ fn chroot_runs_the_release_inside_its_root() {
         ["/bin/foo_bar", "start"]
     );
     assert_eq!(value(&text, "Service", "WorkingDirectory"), "/");
+    // Optional ("-"): a path nothing created yet must not stop the unit starting.
     assert_eq!(
         words(&value(&text, "Service", "ReadWritePaths")),
-        ["/var/my data", "/var/lib/x"]
+        ["-/var/my data", "-/var/lib/x"]
     );
     // A root elsewhere holds the release at its usual path.
     let other = service(&[
@@ -994,7 +996,12 @@ fn chroot_runs_the_release_inside_its_root() {
     );
     // Path lists apply without chroot too.
     let plain = service(&[("read_only_paths", json!(["/etc/ssl"]))]);
-    assert_eq!(value(&plain, "Service", "ReadOnlyPaths"), "/etc/ssl");
+    assert_eq!(value(&plain, "Service", "ReadOnlyPaths"), "-/etc/ssl");
+    let dashed = service(&[("inaccessible_paths", json!(["-/home", "/root"]))]);
+    assert_eq!(
+        value(&dashed, "Service", "InaccessiblePaths"),
+        "-/home -/root"
+    );
     assert!(values(&plain, "Service", "RootDirectory").is_empty());
 }
 
@@ -1105,4 +1112,70 @@ fn stale_units_are_removed_only_when_we_wrote_them() {
 
     let again = run(&[], true);
     assert!(!again.stale);
+}
+
+#[test]
+fn a_bare_script_name_is_that_script_in_scripts_dir() {
+    // mix_systemd's README: "Set runtime_environment_service_script to a script
+    // such as deploy-runtime-environment-file"; its unit runs scripts_dir/<name>.
+    for script in [
+        json!("deploy-runtime-environment-file"),
+        json!([a("scripts_dir"), "/deploy-runtime-environment-file"]),
+        json!("/srv/foo-bar/bin/deploy-runtime-environment-file"),
+    ] {
+        let pairs = [("runtime_environment_service_script", script.clone())];
+        let env = unit(&pairs, "foo-bar-runtime-environment.service");
+        assert_eq!(
+            exec(&value(&env, "Service", "ExecStart")).1,
+            ["/srv/foo-bar/bin/deploy-runtime-environment-file"],
+            "{script}"
+        );
+    }
+    // scripts_dir is the final one, wherever it points.
+    let env = unit(
+        &[
+            ("runtime_environment_service_script", json!("env-file")),
+            ("scripts_dir", json!("/opt/tools")),
+        ],
+        "foo-bar-runtime-environment.service",
+    );
+    assert_eq!(
+        exec(&value(&env, "Service", "ExecStart")).1,
+        ["/opt/tools/env-file"]
+    );
+    // "README: Set exec_start_wrap to the name of the script".
+    let text = service(&[("exec_start_wrap", json!("deploy-runtime-environment-wrap"))]);
+    assert_eq!(
+        exec(&value(&text, "Service", "ExecStart")).1,
+        [
+            "/srv/foo-bar/bin/deploy-runtime-environment-wrap",
+            "/srv/foo-bar/current/bin/foo_bar",
+            "start"
+        ]
+    );
+    let text = service(&[("exec_start_wrap", json!("-my-wrap --verbose "))]);
+    let (prefixes, argv) = exec(&value(&text, "Service", "ExecStart"));
+    assert_eq!(prefixes, "-");
+    assert_eq!(
+        argv,
+        [
+            "/srv/foo-bar/bin/my-wrap",
+            "--verbose",
+            "/srv/foo-bar/current/bin/foo_bar",
+            "start"
+        ]
+    );
+}
+
+#[test]
+fn a_script_that_is_neither_a_name_nor_an_absolute_path_is_an_error() {
+    for bad in [json!("bin/env-file"), json!("env file"), json!("../env")] {
+        let err = plan_error(&[("runtime_environment_service_script", bad.clone())]);
+        assert!(
+            err.contains("runtime_environment_service_script")
+                && (err.contains("file name of a script in scripts_dir")
+                    || err.contains("absolute path")),
+            "{bad}: {err}"
+        );
+    }
 }
