@@ -13,7 +13,7 @@ defmodule MixDeploy.GoldenLintTest do
     builtins =
       Path.wildcard(Path.expand("../priv/templates/deploy/*.hbs", __DIR__))
       |> Enum.map(&Path.basename(&1, ".hbs"))
-      |> Enum.reject(&(&1 in ["sudoers", "appspec"]))
+      |> Enum.reject(&(&1 in ["sudoers", "appspec"] or String.starts_with?(&1, "ansible-")))
 
     generated =
       @scripts

@@ -33,7 +33,23 @@ pub struct Report {
 }
 
 /// Templates that are not scripts in bin_dir: chosen by other config keys.
-const SPECIAL: &[&str] = &["sudoers", "appspec"];
+const SPECIAL: &[&str] = &[
+    "sudoers",
+    "appspec",
+    "ansible-setup",
+    "ansible-deploy",
+    "ansible-rollback",
+];
+
+/// "ansible" in templates: the playbooks it writes, and the scripts they run.
+const PLAYBOOKS: &[&str] = &["setup", "deploy", "rollback"];
+const PLAYBOOK_SCRIPTS: &[&str] = &[
+    "init-local",
+    "release",
+    "restart",
+    "rollback",
+    "validate-service",
+];
 
 /// `mix deploy.generate` / `mix systemd.generate`.
 pub fn generate(input: &Input, side: Side) -> Result<Report, Errors> {
@@ -131,7 +147,8 @@ fn render_template(
             let names = templates::DEPLOY
                 .iter()
                 .map(|(n, _)| *n)
-                .filter(|n| !SPECIAL.contains(n));
+                .filter(|n| !SPECIAL.contains(n))
+                .chain(["ansible"]);
             return Err(Error::InvalidValue {
                 ns: side.namespace().into(),
                 key: "templates".into(),
@@ -215,12 +232,48 @@ fn deploy_jobs(v: &View, d: &DeployView, root: &Path) -> Result<Vec<Job>, Errors
                     "the sudoers file is generated when sudo_deploy or sudo_app is true".into(),
                 ),
             });
+        } else if PLAYBOOKS.iter().any(|p| name == format!("ansible-{p}")) {
+            errors.push(Error::InvalidValue {
+                ns: "mix_deploy".into(),
+                key: "templates".into(),
+                value: format!("{name:?}"),
+                expected: "script templates, \"appspec\" or \"ansible\"".into(),
+                hint: Some(
+                    "\"ansible\" writes all three playbooks (from the templates ansible-setup, ansible-deploy and ansible-rollback)".into(),
+                ),
+            });
         } else if name == "appspec" {
             jobs.push(Job {
                 template: name,
                 target: root.join("appspec.yml"),
                 mode: 0o644,
             });
+        } else if name == "ansible" {
+            let templates = &d.templates;
+            let missing: Vec<&str> = PLAYBOOK_SCRIPTS
+                .iter()
+                .copied()
+                .filter(|s| !templates.iter().any(|t| t == s))
+                .collect();
+            if !missing.is_empty() {
+                errors.push(Error::InvalidValue {
+                    ns: "mix_deploy".into(),
+                    key: "templates".into(),
+                    value: "\"ansible\"".into(),
+                    expected: format!(
+                        "templates that also list the scripts the playbooks run: {}",
+                        PLAYBOOK_SCRIPTS.join(", ")
+                    ),
+                    hint: Some(format!("add {}", missing.join(", "))),
+                });
+            }
+            for playbook in PLAYBOOKS {
+                jobs.push(Job {
+                    template: format!("ansible-{playbook}"),
+                    target: root.join("ansible").join(format!("{playbook}.yml")),
+                    mode: 0o644,
+                });
+            }
         } else {
             jobs.push(Job {
                 target: bin_dir.join(format!("{prefix}{name}")),

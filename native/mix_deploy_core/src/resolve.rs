@@ -609,8 +609,69 @@ impl Resolver<'_> {
             Kind::Dirs => self.dirs(spec),
             Kind::Keys => self.keys(spec),
             Kind::CopyFiles => self.copy_files(spec),
+            Kind::HostPattern => self.host_pattern(spec),
+            Kind::BatchSize => self.batch_size(spec),
             Kind::ListenStream => self.listen_stream(spec),
         }
+    }
+
+    /// An Ansible host pattern: it lands in a playbook's `hosts:`, so one word
+    /// without white space, quotes or template braces.
+    fn host_pattern(&mut self, spec: &Spec) -> Option<Value> {
+        let term = self.raw(spec)?;
+        let ok = match &term {
+            Term::Str(s) | Term::Atom(s) => {
+                !s.is_empty()
+                    && !s.contains(|c: char| {
+                        c.is_whitespace() || c.is_control() || "'\"{}#".contains(c)
+                    })
+            }
+            _ => false,
+        };
+        match (&term, ok) {
+            (Term::Str(s) | Term::Atom(s), true) => Some(Value::String(s.clone())),
+            _ => {
+                self.invalid(
+                    spec.key,
+                    &term,
+                    "an inventory group or host pattern such as \"all\" or \"web:&prod\" (no spaces, quotes or braces)",
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// An Ansible batch size: an integer of at least 1, or a percentage "N%" (1 to 100).
+    fn batch_size(&mut self, spec: &Spec) -> Option<Value> {
+        let term = self.raw(spec)?;
+        match &term {
+            Term::Int(i) if *i >= 1 => return Some(Value::from(*i)),
+            Term::Str(s) => {
+                if let Some(n) = s.strip_suffix('%') {
+                    if !n.is_empty()
+                        && n.bytes().all(|b| b.is_ascii_digit())
+                        && n.parse::<u32>().is_ok_and(|n| (1..=100).contains(&n))
+                    {
+                        return Some(Value::String(s.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let hint = match &term {
+            Term::Str(s) if s.parse::<i64>().is_ok_and(|i| i >= 1) => {
+                Some(format!("write {s} without quotes"))
+            }
+            _ => None,
+        };
+        self.invalid(
+            spec.key,
+            &term,
+            "a batch size: an integer of at least 1, or a percentage such as \"30%\" (1% to 100%)",
+            hint,
+        );
+        None
     }
 
     /// Absolute paths; on the systemd side each may carry a `-` or `+` prefix.

@@ -69,6 +69,10 @@ pub enum Kind {
     Keys,
     /// Absolute paths (expandable), e.g. read_write_paths.
     PathList,
+    /// An Ansible host pattern (ansible_hosts): one word such as "all" or "web:&prod".
+    HostPattern,
+    /// An Ansible batch size (ansible_serial): an integer of at least 1, or "N%".
+    BatchSize,
     /// `ListenStream=` addresses: one (a string, a port number) or a list of them.
     ListenStream,
 }
@@ -365,6 +369,11 @@ pub static SPECS: &[Spec] = &[
     deploy("health_check_url", OptText, Default::Nil),
     deploy("health_check_timeout", Int(1), Default::Int(30)),
     deploy("rollback_on_failure", Bool, Default::Bool(true)),
+    // The Ansible playbooks ("ansible" in templates): which inventory hosts, how many
+    // at a time, and whether a failure rolls back every host the run switched.
+    deploy("ansible_hosts", HostPattern, Default::Str("all")),
+    deploy("ansible_serial", BatchSize, Default::Int(1)),
+    deploy("ansible_rollback_on_failure", Bool, Default::Bool(true)),
     // set-cookie-ssm: SSM parameter holding the Erlang cookie, and where to write it
     // (nil: the script's fallbacks, see its header).
     deploy("cookie_ssm_parameter", OptText, Default::Nil),

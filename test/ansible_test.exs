@@ -1,0 +1,103 @@
+defmodule MixDeploy.AnsibleTest do
+  @moduledoc """
+  The playbooks `"ansible"` in templates writes, read by Ansible itself: each passes
+  `ansible-playbook --syntax-check`, and deploy.yml finds the release tar as its
+  header says (the release built last, RELEASE_TAR, -e release_tar=), stopping
+  before it touches any host when there is none. Config values reach Ansible as
+  literals, never as templates. The fleet itself is test/e2e/fleet.
+  """
+  use ExUnit.Case, async: false
+  import MixDeploy.Scratch
+
+  @moduletag :tmp_dir
+
+  @ansible System.find_executable("ansible-playbook")
+
+  @templates ~w(init-local create-users create-dirs copy-files enable release restart rollback
+                start stop validate-service ansible)
+
+  setup %{tmp_dir: dir} do
+    if @ansible == nil do
+      flunk("ansible-playbook is not installed: script/bootstrap installs ansible-core")
+    end
+
+    Mix.shell(Mix.Shell.Process)
+    on_exit(fn -> Mix.shell(Mix.Shell.IO) end)
+    # A version Ansible would evaluate if it templated config values.
+    project =
+      generate_deploy(dir,
+        templates: @templates,
+        version: "0.1.0{{ 6 * 7 }}",
+        ansible_serial: "50%"
+      )
+
+    %{project: project}
+  end
+
+  # Runs ansible-playbook on this machine only (-c local), its state in the tmp dir.
+  defp playbook(project, dir, args, env \\ []) do
+    env =
+      [
+        {"ANSIBLE_HOME", Path.join(dir, "ansible")},
+        {"ANSIBLE_LOCAL_TEMP", Path.join(dir, "ansible/tmp")},
+        {"ANSIBLE_NOCOLOR", "1"},
+        {"ANSIBLE_CONFIG", Path.join(dir, "ansible.cfg")},
+        {"RELEASE_TAR", nil}
+      ] ++ env
+
+    File.write!(Path.join(dir, "ansible.cfg"), "")
+
+    System.cmd(@ansible, ["-i", "localhost,", "-c", "local"] ++ args,
+      cd: project,
+      env: env,
+      stderr_to_stdout: true
+    )
+  end
+
+  test "every playbook passes ansible-playbook --syntax-check", %{project: p, tmp_dir: dir} do
+    for book <- ~w(setup deploy rollback) do
+      {out, status} = playbook(p, dir, ["--syntax-check", "ansible/#{book}.yml"])
+      assert status == 0, "ansible/#{book}.yml:\n#{out}"
+    end
+  end
+
+  test "without a release tar deploy.yml stops before any host task, naming the path",
+       %{project: p, tmp_dir: dir} do
+    {out, status} = playbook(p, dir, ["ansible/deploy.yml"])
+    assert status != 0, out
+    # The version is the literal config value: Ansible did not evaluate it.
+    assert out =~ "release tar not found: #{p}/_build/prod/foo_bar-0.1.0{{ 6 * 7 }}.tar.gz", out
+    assert out =~ "No host was changed", out
+    refute out =~ "Note the release each host runs now", out
+  end
+
+  test "the release built last wins over the version at generation",
+       %{project: p, tmp_dir: dir} do
+    data = Path.join(p, "_build/prod/rel/foo_bar/releases/start_erl.data")
+    File.mkdir_p!(Path.dirname(data))
+    File.write!(data, "14.2 0.2.0\n")
+    {out, _} = playbook(p, dir, ["ansible/deploy.yml"])
+    assert out =~ "release tar not found: #{p}/_build/prod/foo_bar-0.2.0.tar.gz", out
+  end
+
+  test "RELEASE_TAR and -e release_tar= name the tar", %{project: p, tmp_dir: dir} do
+    {out, _} =
+      playbook(p, dir, ["ansible/deploy.yml"], [{"RELEASE_TAR", "/nonexistent/a.tar.gz"}])
+
+    assert out =~ "release tar not found: /nonexistent/a.tar.gz", out
+
+    {out, _} =
+      playbook(p, dir, ["ansible/deploy.yml", "-e", "release_tar=/nonexistent/b.tar.gz"], [
+        {"RELEASE_TAR", "/nonexistent/a.tar.gz"}
+      ])
+
+    assert out =~ "release tar not found: /nonexistent/b.tar.gz", out
+  end
+
+  test "ansible_serial is the batch size, -e serial= overrides it", %{project: p, tmp_dir: dir} do
+    deploy = File.read!(Path.join(p, "ansible/deploy.yml"))
+    assert deploy =~ ~s[serial: "{{ serial | default('50%') }}"]
+    {out, 0} = playbook(p, dir, ["--list-hosts", "ansible/deploy.yml", "-e", "serial=1"])
+    assert out =~ "localhost", out
+  end
+end
