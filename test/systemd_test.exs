@@ -798,6 +798,7 @@ defmodule MixDeploy.SystemdHostTest do
     assert show(ctx, "sdt-c", "ExecStart") =~ "path=/bin/hello ;"
     assert show(ctx, "sdt-c", "WorkingDirectory") == "/"
     assert show(ctx, "sdt-c", "MountAPIVFS") == "yes"
-    assert show(ctx, "sdt-c", "ReadOnlyPaths") == "/etc/ssl"
+    # path lists are written optional (docs/systemd.md): systemd shows the "-"
+    assert show(ctx, "sdt-c", "ReadOnlyPaths") == "-/etc/ssl"
   end
 end
