@@ -104,7 +104,7 @@ fn resolve_side(
     own: &[(String, Term)],
     other: &[(String, Term)],
 ) -> Result<Resolved, Errors> {
-    let (user, borrowed) = crate::shared::user_config(own, other);
+    let (user, borrowed) = crate::shared::user_config(side, own, other, &account.user);
     let mut r = Resolver {
         side,
         user,

@@ -23,9 +23,13 @@ const NOT_SHARED: &[&str] = &[
     "expand_keys_extra",
 ];
 
-/// Shared keys whose defaults differ by side (mix_deploy: the deploy account,
-/// mix_systemd: `ext_name`): even unset, the two sides can disagree on them.
-const SIDE_DEFAULTS: &[&str] = &["app_user", "app_group"];
+/// Shared keys whose defaults differ by side, with the key the scripts' default
+/// comes from (mix_deploy: the deploy account; mix_systemd: `ext_name`). When the
+/// scripts are generated and neither namespace sets one, the unit takes the
+/// scripts' default: the scripts create the accounts and give the files to them,
+/// so a unit running as `ext_name` would run as an account nobody created.
+const SIDE_DEFAULTS: &[(&str, &str)] =
+    &[("app_user", "deploy_user"), ("app_group", "deploy_group")];
 
 impl Side {
     pub fn other(self) -> Side {
@@ -54,11 +58,17 @@ pub fn shared_keys() -> Vec<&'static str> {
     keys
 }
 
-/// The config a side resolves: what its namespace holds (`own`), plus each shared
-/// key that only the other namespace sets. Returns it with the names of the borrowed keys.
+/// The config `side` resolves: what its namespace holds (`own`), plus each shared
+/// key that only the other namespace sets, plus, for the unit of a project that
+/// generates scripts, the scripts' default of each account neither sets, unless
+/// that is root (`runner`: the account running the task, deploy_user's default):
+/// a default never makes the app run as root. Returns it with the names of the
+/// borrowed keys.
 pub fn user_config(
+    side: Side,
     own: &[(String, Term)],
     other: &[(String, Term)],
+    runner: &str,
 ) -> (HashMap<String, Term>, HashSet<String>) {
     let mut user: HashMap<String, Term> = own.iter().cloned().collect();
     let mut borrowed = HashSet::new();
@@ -68,7 +78,30 @@ pub fn user_config(
             borrowed.insert(key.clone());
         }
     }
+    if side == Side::Systemd && generates_scripts(other) && deploy_user(&user, runner) != "root" {
+        for (key, from) in SIDE_DEFAULTS {
+            user.entry(key.to_string())
+                .or_insert_with(|| Term::List(vec![Term::Atom(from.to_string())]));
+        }
+    }
     (user, borrowed)
+}
+
+/// The deploy user's name as written, `runner` when unset, "root" (not followed)
+/// when it is a reference that only resolution can tell.
+fn deploy_user<'a>(user: &'a HashMap<String, Term>, runner: &'a str) -> &'a str {
+    match user.get("deploy_user") {
+        None | Some(Term::Nil) => runner,
+        Some(Term::Str(name)) | Some(Term::Atom(name)) => name,
+        Some(_) => "root",
+    }
+}
+
+/// Whether the `:mix_deploy` config lists templates to generate.
+fn generates_scripts(deploy: &[(String, Term)]) -> bool {
+    deploy
+        .iter()
+        .any(|(k, v)| k == "templates" && matches!(v, Term::List(items) if !items.is_empty()))
 }
 
 /// Warnings for shared keys on which the two resolved sides disagree: keys the
@@ -90,7 +123,7 @@ pub fn disagreements(
     for key in shared_keys() {
         let in_deploy = set_in(deploy_config, key);
         let in_systemd = set_in(systemd_config, key);
-        let compared = (in_deploy && in_systemd) || SIDE_DEFAULTS.contains(&key);
+        let compared = (in_deploy && in_systemd) || SIDE_DEFAULTS.iter().any(|(k, _)| *k == key);
         if !compared {
             continue;
         }

@@ -158,7 +158,9 @@ fn a_key_set_under_mix_deploy_only_reaches_the_unit() {
     ];
     let unit = file(Side::Systemd, &deploy, &[], "foo-bar.service");
     assert!(unit.contains("\nUser=www\n"), "{unit}");
-    assert!(unit.contains("\nGroup=www\n"), "{unit}");
+    // app_group is set nowhere: the unit takes the scripts' (deploy_group), the
+    // group the scripts give the files to.
+    assert!(unit.contains("\nGroup=staff\n"), "{unit}");
     assert!(unit.contains("StateDirectory=foo-bar"), "{unit}");
     assert!(unit.contains("Environment=\"PHX_SERVER=true\""), "{unit}");
     let env_unit = file(
@@ -240,23 +242,68 @@ fn equal_values_in_both_namespaces_do_not_warn() {
 }
 
 #[test]
-fn accounts_whose_defaults_differ_warn_when_scripts_are_generated() {
-    // Nothing set anywhere: the scripts would create the deploy account as app
-    // user, the unit would run as foo-bar.
-    let d = resolved(Side::Deploy, &[scripts(&["create-users"])], &[]);
+fn with_scripts_and_no_account_set_the_unit_runs_as_the_account_the_scripts_create() {
+    // Nothing set anywhere: the scripts create (and give the files to) the deploy
+    // account as app user; the unit must run as it, not as an ext_name nobody made.
+    let deploy = [scripts(&["create-users", "create-dirs"])];
+    let (d, s) = both(&deploy, &[]);
+    assert_eq!(d.context["app_user"], json!("deploy"));
+    assert_eq!(d.context["app_group"], json!("staff"));
+    assert_eq!(s.context["app_user"], json!("deploy"));
+    assert_eq!(s.context["app_group"], json!("staff"));
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let unit = file(Side::Systemd, &deploy, &[], "foo-bar.service");
+    assert!(
+        unit.contains("\nUser=deploy\n") && unit.contains("\nGroup=staff\n"),
+        "{unit}"
+    );
+
+    // app_user set once: app_group still follows the scripts (deploy_group).
+    let systemd = [("app_user", json!("app"))];
+    let (d, s) = both(&deploy, &systemd);
+    assert_eq!(s.context["app_user"], json!("app"));
+    assert_eq!(s.context["app_group"], d.context["app_group"]);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+
+    // mix_systemd used on its own (no scripts): its own default, ext_name.
+    let s = resolved(Side::Systemd, &[], &[]);
+    assert_eq!(s.context["app_user"], json!("foo-bar"));
+    assert_eq!(s.context["app_group"], json!("foo-bar"));
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn a_default_never_makes_the_unit_run_as_root() {
+    // deploy_user root and no app_user: the scripts' default would be root, so the
+    // unit keeps its own (ext_name) and generation warns about the difference.
+    let deploy = [scripts(&["create-users"]), ("deploy_user", json!("root"))];
+    let (d, s) = both(&deploy, &[]);
+    assert_eq!(d.context["app_user"], json!("root"));
+    assert_eq!(s.context["app_user"], json!("foo-bar"));
     let w = d
         .warnings
         .iter()
         .find(|w| w.starts_with("app_user:"))
         .unwrap_or_else(|| panic!("{:?}", d.warnings));
     assert!(
-        w.contains("\"deploy\" (the default of :mix_deploy: deploy_user)")
+        w.contains("\"root\" (the default of :mix_deploy: deploy_user)")
             && w.contains("\"foo-bar\" (the default of :mix_systemd: ext_name)"),
         "{w}"
     );
-    // mix_systemd used on its own (no scripts): nothing to disagree with.
-    let s = resolved(Side::Systemd, &[], &[]);
-    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn accounts_set_differently_in_both_namespaces_still_warn() {
+    let deploy = [scripts(&["create-users"]), ("app_user", json!("app"))];
+    let systemd = [("app_user", json!("www"))];
+    let d = resolved(Side::Deploy, &deploy, &systemd);
+    let w = d
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("app_user:"))
+        .unwrap_or_else(|| panic!("{:?}", d.warnings));
+    assert!(w.contains("\"app\"") && w.contains("\"www\""), "{w}");
 }
 
 #[test]
