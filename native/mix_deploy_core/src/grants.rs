@@ -3,6 +3,7 @@
 //! directory the deploy user or the app can write. `generate` prints each as a
 //! warning naming the key, the path and the account (docs/security.md).
 
+use crate::quote::split_prefixes;
 use crate::view::{Sided, View};
 
 /// The warnings for the systemd side's unit commands; none for the deploy side.
@@ -22,7 +23,7 @@ pub fn root_grants(view: &View) -> Vec<String> {
     }
     let mut out = Vec::new();
     for (key, command) in commands {
-        let (prefixes, rest) = split_prefixes(command);
+        let (prefixes, rest) = split_prefixes(command.trim_start());
         let why = if prefixes.contains('!') || prefixes.contains('+') {
             format!("as root (the '{prefixes}' prefix)")
         } else if view.app_user == "root" {
@@ -63,14 +64,6 @@ fn writable_dirs(view: &View) -> Vec<(String, String)> {
 }
 
 /// systemd's command prefixes (`@`, `-`, `:`, `+`, `!`) and the command after them.
-fn split_prefixes(command: &str) -> (&str, &str) {
-    let command = command.trim_start();
-    let end = command
-        .find(|c: char| !matches!(c, '@' | '-' | ':' | '+' | '!'))
-        .unwrap_or(command.len());
-    command.split_at(end)
-}
-
 fn inside(file: &str, dir: &str) -> bool {
     let dir = dir.trim_end_matches('/');
     file.strip_prefix(dir)
@@ -80,13 +73,6 @@ fn inside(file: &str, dir: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixes_are_split_off() {
-        assert_eq!(split_prefixes("!/srv/a/bin/x"), ("!", "/srv/a/bin/x"));
-        assert_eq!(split_prefixes("-+/bin/true a"), ("-+", "/bin/true a"));
-        assert_eq!(split_prefixes("/bin/true"), ("", "/bin/true"));
-    }
 
     #[test]
     fn inside_means_below_not_a_longer_name() {
