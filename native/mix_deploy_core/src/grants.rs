@@ -3,15 +3,15 @@
 //! directory the deploy user or the app can write. `generate` prints each as a
 //! warning naming the key, the path and the account (docs/security.md).
 
+use crate::config::Config;
 use crate::quote::split_prefixes;
-use crate::view::{Sided, View};
 
 /// The warnings for the systemd side's unit commands; none for the deploy side.
-pub fn root_grants(view: &View) -> Vec<String> {
-    let Sided::Systemd(sd) = &view.sided else {
+pub fn root_grants(cfg: &Config) -> Vec<String> {
+    let Some(sd) = cfg.systemd() else {
         return Vec::new();
     };
-    let writable = writable_dirs(view);
+    let writable = writable_dirs(cfg);
     let mut commands: Vec<(&str, &str)> = sd
         .exec_start_pre
         .iter()
@@ -26,7 +26,7 @@ pub fn root_grants(view: &View) -> Vec<String> {
         let (prefixes, rest) = split_prefixes(command.trim_start());
         let why = if prefixes.contains('!') || prefixes.contains('+') {
             format!("as root (the '{prefixes}' prefix)")
-        } else if view.app_user == "root" {
+        } else if cfg.app_user == "root" {
             "as root (app_user is root)".to_string()
         } else {
             continue;
@@ -37,7 +37,7 @@ pub fn root_grants(view: &View) -> Vec<String> {
                 "{key} runs {file} {why}, and {account} can write {dir}: that account can run \
                  anything as root. Install the file root-owned outside {dir} (e.g. with copy_files \
                  to /usr/local/libexec) or drop the prefix to run it as {app}; see docs/security.md",
-                app = view.app_user,
+                app = cfg.app_user,
             ));
         }
     }
@@ -46,18 +46,18 @@ pub fn root_grants(view: &View) -> Vec<String> {
 
 /// Directories a less-privileged account can write, with who: `deploy_dir` and the
 /// configuration dir belong to the deploy user; the app's own dirs to the app.
-fn writable_dirs(view: &View) -> Vec<(String, String)> {
+fn writable_dirs(cfg: &Config) -> Vec<(String, String)> {
     let mut dirs = vec![(
-        view.deploy_dir.clone(),
-        format!("the deploy user {}", view.deploy_user),
+        cfg.deploy_dir.clone(),
+        format!("the deploy user {}", cfg.deploy_user),
     )];
-    for d in &view.dir_settings {
+    for d in cfg.dir_settings() {
         let who = if d.dir.name == "configuration" {
-            format!("the deploy user {}", view.deploy_user)
+            format!("the deploy user {}", cfg.deploy_user)
         } else {
-            format!("the app user {}", view.app_user)
+            format!("the app user {}", cfg.app_user)
         };
-        dirs.push((d.path.clone(), who));
+        dirs.push((d.path.to_string(), who));
     }
     dirs.retain(|(dir, _)| !dir.is_empty() && dir != "/");
     dirs

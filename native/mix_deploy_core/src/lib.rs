@@ -4,31 +4,41 @@
 //! The modules form layers, lowest first. A module uses only modules of lower
 //! layers, never one of its own layer (tests/layers.rs checks this list):
 //!
-//! 1. `term`, `error`, `account`, `quote`, `templates`, `listen`: leaves (config
-//!    terms, error reports, the current account, shell/systemd/YAML quoting, the
-//!    embedded templates, ListenStream= addresses).
+//! 1. `term`, `error`, `account`, `quote`, `templates`, `listen`, `values`, `features`:
+//!    leaves (config terms, error reports, the current account, shell/systemd/YAML
+//!    quoting, the embedded templates, ListenStream= addresses, typed values and
+//!    enums, what each systemd version can do).
 //! 2. `input`: the task's JSON document.
-//! 3. `spec`: every config key, its kind and its default, derived ones included.
-//! 4. `view`, `shared`: the typed view of the resolved keys Rust code reads; the
-//!    keys both namespaces read, how one takes them from the other, and the
-//!    warnings when the two disagree.
-//! 5. `resolve`: raw config to the template context and the view.
-//! 6. `helpers`, `units`, `grants`: the deploy and unit template helpers, the
-//!    whole-config unit checks, and the warnings about root the config grants.
-//! 7. `render`: Handlebars set up for scripts and units.
-//! 8. `output`: writing files atomically, reporting changes.
-//! 9. `generate`: the generate and init tasks, and the one script `mix deploy.local`
-//!    runs, composing resolve, helpers, render and output.
-//! 10. `api` (in this file): the JSON-in entry points the NIF calls.
+//! 3. `spec`: every config key once: its kind, its default, its typed field.
+//! 4. `config`, `kinds`, `shared`: the typed config and where each key was written;
+//!    conversions by kind; the keys both namespaces read.
+//! 5. `domain`, `eval`: validators of what a key means; evaluation of references.
+//! 6. `resolve`: raw config to the typed config (the first boundary where keys are
+//!    names).
+//! 7. `units`, `grants`: the unit side's values and whole-config checks; the
+//!    warnings about root the config grants.
+//! 8. `plan`: the deploy plan, every derived fact computed once for templates.
+//! 9. `context`, `render`: the template context serialised from config and plan
+//!    (the second boundary); Handlebars set up for scripts and units.
+//! 10. `output`: writing files atomically, reporting changes.
+//! 11. `generate`: the generate and init tasks, and the one script `mix deploy.local`
+//!     runs, composing resolve, plan, context, render and output.
+//! 12. `api` (in this file): the JSON-in entry points the NIF calls.
 
 pub mod account;
+pub mod config;
+pub mod context;
+pub mod domain;
 pub mod error;
+pub mod eval;
+pub mod features;
 pub mod generate;
 pub mod grants;
-pub mod helpers;
 pub mod input;
+pub mod kinds;
 pub mod listen;
 pub mod output;
+pub mod plan;
 pub mod quote;
 pub mod render;
 pub mod resolve;
@@ -37,7 +47,7 @@ pub mod spec;
 pub mod templates;
 pub mod term;
 pub mod units;
-pub mod view;
+pub mod values;
 
 pub use error::{Error, Errors};
 pub use generate::Report;
@@ -75,7 +85,7 @@ pub mod api {
         generate::render_script(&input, name)
     }
 
-    /// The template context of `side` as JSON: every resolved key plus the helpers
+    /// The template context of `side` as JSON: every resolved key plus the plan
     /// templates see (for tests, and to check that the NIF is loaded).
     pub fn resolve(json: &str, side: Side) -> Result<String, Errors> {
         let input = Input::parse(json)?;

@@ -31,15 +31,6 @@ const NOT_SHARED: &[&str] = &[
 const SIDE_DEFAULTS: &[(&str, &str)] =
     &[("app_user", "deploy_user"), ("app_group", "deploy_group")];
 
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::Deploy => Side::Systemd,
-            Side::Systemd => Side::Deploy,
-        }
-    }
-}
-
 /// Whether both namespaces read `key` with the same meaning.
 pub fn is_shared(key: &str) -> bool {
     !NOT_SHARED.contains(&key)
@@ -104,7 +95,8 @@ fn generates_scripts(deploy: &[(String, Term)]) -> bool {
         .any(|(k, v)| k == "templates" && matches!(v, Term::List(items) if !items.is_empty()))
 }
 
-/// Warnings for shared keys on which the two resolved sides disagree: keys the
+/// Warnings for shared keys on which the two resolved sides disagree (`deploy`
+/// and `systemd`: the keys both read, as each side serialises them): keys the
 /// user set in both namespaces, and the accounts, whose defaults differ by side.
 /// None when the deploy side generates no scripts: then nothing can disagree with
 /// the unit (mix_systemd used on its own).
@@ -114,8 +106,7 @@ pub fn disagreements(
     deploy: &serde_json::Map<String, Value>,
     systemd: &serde_json::Map<String, Value>,
 ) -> Vec<String> {
-    let scripts = deploy.get("templates").and_then(Value::as_array);
-    if scripts.map_or(true, |t| t.is_empty()) {
+    if !generates_scripts(deploy_config) {
         return Vec::new();
     }
     let set_in = |config: &[(String, Term)], key: &str| config.iter().any(|(k, _)| k == key);

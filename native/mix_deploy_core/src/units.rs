@@ -1,28 +1,22 @@
-//! Helpers for the unit templates: values systemd needs in a shape templates can
-//! print directly (one After= line, quoted Environment= assignments, command lines
-//! whose configured paths survive systemd's word splitting, directory settings gated
-//! by systemd_version), and the checks that need the whole resolved config.
+//! The unit side of the plan: values systemd needs in a shape templates can print
+//! directly (one After= line, quoted Environment= assignments, command lines
+//! whose configured paths survive systemd's word splitting, directory settings
+//! for the target's systemd), and the checks that need the whole config.
 //!
 //! Command lines keep the user's systemd syntax; configured values go through the
 //! quoting functions of `quote` so they reach the program literally.
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
-use crate::error::{Error, Errors};
+use crate::config::{Config, DirSettings};
+use crate::error::Errors;
+use crate::features::{Features, SINCE};
 use crate::quote::{
     arg_word, exe_word, list_word, needs_quoting, octal_mode, split_prefixes, systemd_env_quote,
     unit_value,
 };
-use crate::spec::{self, Kind, Side};
-use crate::view::{DirSettings, Sided, SystemdView, View};
-
-/// Versions that introduced the settings we gate on.
-pub const V_BIND_PATHS: i64 = 233;
-pub const V_PROTECT_SYSTEM_STRICT: i64 = 235;
-pub const V_TYPE_EXEC: i64 = 240;
-pub const V_RELATIVE_EXEC: i64 = 239;
-/// The "+" and "!" prefixes of Exec lines.
-pub const V_PRIVILEGED_PREFIX: i64 = 231;
+use crate::spec::{self, SystemdKeys};
+use crate::values::{Choice, Distribution, ReleaseSystem, ServiceType};
 
 /// A user's command line (exec_start_pre entries, exec_start_wrap, exec_start,
 /// exec_stop) for an Exec line. It is systemd syntax as written: prefixes, words
@@ -99,14 +93,11 @@ fn quoted_end(s: &str, from: usize, quote: char) -> usize {
 
 /// Configured paths (values of path keys) that systemd would not read as one
 /// literal word, longest first (so `/srv/my app/current` wins over `/srv/my app`).
-fn special_paths(ctx: &Map<String, Value>) -> Vec<String> {
-    let mut paths: Vec<String> = spec::SPECS
-        .iter()
-        .filter(|s| {
-            s.applies_to(Side::Systemd)
-                && matches!(s.kind, Kind::Path | Kind::OptPath | Kind::Script)
-        })
-        .filter_map(|s| ctx.get(s.key).and_then(Value::as_str))
+fn special_paths(cfg: &Config, s: &SystemdKeys) -> Vec<String> {
+    let mut paths: Vec<String> = cfg
+        .path_values()
+        .into_iter()
+        .chain(s.path_values())
         .filter(|p| needs_quoting(p))
         .map(str::to_string)
         .collect();
@@ -151,11 +142,14 @@ fn command(value: &Option<String>) -> Option<&str> {
 
 /// The `dirs` of the unit: the configured ones, plus the runtime directory when a
 /// forking service keeps its PID file there (the default), so the file has a place.
-fn unit_dir_names(v: &View, s: &SystemdView) -> Vec<String> {
-    let mut dirs = v.dirs.clone();
-    let runtime = format!("{}/", v.dir("runtime").path);
-    let pid_in_runtime = v.pid_file.as_ref().is_some_and(|p| p.starts_with(&runtime));
-    if s.service_type == "forking" && pid_in_runtime {
+fn unit_dir_names(cfg: &Config, s: &SystemdKeys) -> Vec<String> {
+    let mut dirs = cfg.dirs.clone();
+    let runtime = format!("{}/", cfg.runtime_dir);
+    let pid_in_runtime = cfg
+        .pid_file
+        .as_ref()
+        .is_some_and(|p| p.starts_with(&runtime));
+    if s.service_type == ServiceType::Forking && pid_in_runtime {
         push_unique(&mut dirs, ["runtime".to_string()]);
     }
     dirs
@@ -163,10 +157,10 @@ fn unit_dir_names(v: &View, s: &SystemdView) -> Vec<String> {
 
 /// Every Environment= assignment of the main unit, quoted, one name once (a later
 /// assignment replaces an earlier one, so env_vars override the built-ins).
-fn environment(v: &View, s: &SystemdView) -> Vec<(String, String)> {
-    let dirs = unit_dir_names(v, s);
+fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
+    let dirs = unit_dir_names(cfg, s);
     let has = |d: &str| dirs.iter().any(|x| x == d);
-    let user_vars: Vec<(String, String)> = v
+    let user_vars: Vec<(String, String)> = cfg
         .env_vars
         .iter()
         .filter_map(|a| a.split_once('='))
@@ -175,35 +169,38 @@ fn environment(v: &View, s: &SystemdView) -> Vec<(String, String)> {
     let user_sets = |name: &str| user_vars.iter().any(|(n, _)| n == name);
 
     let mut vars: Vec<(String, String)> = vec![
-        ("LANG".into(), v.env_lang.clone()),
-        ("MIX_ENV".into(), v.mix_env.clone()),
+        ("LANG".into(), cfg.env_lang.clone()),
+        ("MIX_ENV".into(), cfg.mix_env.clone()),
     ];
-    let mut listed: Vec<&DirSettings> = v.dir_settings.iter().filter(|d| has(d.dir.name)).collect();
+    let mut listed: Vec<DirSettings> = cfg
+        .dir_settings()
+        .into_iter()
+        .filter(|d| has(d.dir.name))
+        .collect();
     listed.sort_by_key(|d| d.dir.env_order);
     for d in listed {
-        vars.push((d.dir.var.into(), d.path.clone()));
+        vars.push((d.dir.var.into(), d.path.to_string()));
     }
     // The app user cannot write the release directory (and under paranoia nobody
     // can), yet a daemon (forking) writes its pipes and logs there: point the
     // release's scratch files at a writable place unless the user chose one.
-    let forking = s.service_type == "forking";
+    let forking = s.service_type == ServiceType::Forking;
     if s.paranoia || forking {
         let scratch = if has("runtime") {
-            v.dir("runtime").path.clone()
+            cfg.runtime_dir.clone()
         } else {
             "/tmp".to_string()
         };
-        let var = if v.is_distillery() {
-            "RELEASE_MUTABLE_DIR"
-        } else {
-            "RELEASE_TMP"
+        let var = match cfg.release_system {
+            ReleaseSystem::Distillery => "RELEASE_MUTABLE_DIR",
+            ReleaseSystem::Mix => "RELEASE_TMP",
         };
         if !user_sets(var) {
             vars.push((var.into(), scratch));
         }
     }
     if forking {
-        if let Some(pid) = &v.pid_file {
+        if let Some(pid) = &cfg.pid_file {
             vars.push(("PIDFILE".into(), pid.clone()));
         }
     }
@@ -214,25 +211,36 @@ fn environment(v: &View, s: &SystemdView) -> Vec<(String, String)> {
     vars
 }
 
-/// Directory settings of the main unit: (directive, directory, mode) for each entry
-/// of `dirs` that the target's systemd creates itself.
-fn managed_dirs(v: &View, s: &SystemdView) -> Vec<Value> {
-    let dirs = unit_dir_names(v, s);
-    v.dir_settings
-        .iter()
+/// A directory the target's systemd creates for the main unit.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitDir {
+    /// The entry of `dirs`, e.g. `runtime`.
+    pub name: &'static str,
+    /// e.g. `RuntimeDirectory`
+    pub directive: &'static str,
+    /// The directory's name under its base, e.g. `foo`.
+    pub directory: String,
+    /// e.g. `0750`
+    pub mode: String,
+    /// `RuntimeDirectoryPreserve=` for the runtime directory where systemd knows it.
+    pub preserve: Option<&'static str>,
+}
+
+/// Directory settings of the main unit: each entry of `dirs` that the target's
+/// systemd creates itself.
+fn managed_dirs(cfg: &Config, s: &SystemdKeys, features: &Features) -> Vec<UnitDir> {
+    let dirs = unit_dir_names(cfg, s);
+    cfg.dir_settings()
+        .into_iter()
         .filter(|d| dirs.iter().any(|name| name == d.dir.name))
-        .filter(|d| {
-            d.dir
-                .systemd_since
-                .is_some_and(|since| v.systemd_version >= since)
-        })
-        .map(|d| {
-            json!({
-                "name": d.dir.name,
-                "directive": d.dir.directive,
-                "directory": d.directory,
-                "mode": octal_mode(&d.mode),
-            })
+        .filter(|d| (d.dir.created_by_systemd)(features))
+        .map(|d| UnitDir {
+            name: d.dir.name,
+            directive: d.dir.directive,
+            directory: d.directory.to_string(),
+            mode: octal_mode(d.mode),
+            preserve: (d.dir.name == "runtime" && features.runtime_directory_preserve)
+                .then(|| cfg.runtime_directory_preserve.name()),
         })
         .collect()
 }
@@ -255,83 +263,123 @@ fn path_list(items: &[String]) -> String {
         .join(" ")
 }
 
-fn set(ctx: &mut Map<String, Value>, key: &str, value: Value) {
-    ctx.insert(key.to_string(), value);
+/// The units the main service needs, from the plan: the ones it requires (and is
+/// ordered after), and the runtime environment unit.
+pub struct Needs<'a> {
+    pub requires: &'a [String],
+    pub runtime_environment: Option<&'a str>,
 }
 
-/// Adds the unit helpers (documented in docs/systemd.md) to a systemd-side context.
-pub fn add_unit_helpers(ctx: &mut Map<String, Value>, v: &View) {
-    let Sided::Systemd(s) = &v.sided else {
-        return;
-    };
-    let paths = special_paths(ctx);
-    add_ordering(ctx, v, s);
-    add_environment(ctx, v, s);
-    add_commands(ctx, v, s, &paths);
-    add_file_system_view(ctx, v, s);
+/// The unit helpers of the systemd side (documented in docs/systemd.md and
+/// docs/templates.md): the unit's settings ready to print.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitValues {
+    /// Every After= unit of the main service on one line.
+    pub after_targets: String,
+    /// The units the main service has `Requires=` on.
+    pub unit_requires: Vec<String>,
+    pub unit_listen_streams: Vec<String>,
+    pub runtime_environment_unit: Option<String>,
+    pub runtime_environment_after_targets: String,
+    pub environment_quoted: Vec<String>,
+    pub unit_environment: Vec<String>,
+    pub unit_env_files: Vec<String>,
+    pub unit_exec_start: String,
+    pub unit_exec_start_pre: Vec<String>,
+    pub unit_exec_stop: Option<String>,
+    pub unit_working_dir: String,
+    pub unit_runtime_environment_exec: Option<String>,
+    /// PIDFile= of a forking service.
+    pub unit_pid_file: Option<String>,
+    /// distribution :local: epmd and the distribution port on loopback.
+    pub unit_loopback_distribution: bool,
+    pub unit_dirs: Vec<UnitDir>,
+    pub unit_read_write_paths: String,
+    pub unit_read_only_paths: String,
+    pub unit_inaccessible_paths: String,
+    pub unit_bind_paths: String,
+    pub unit_private_tmp: bool,
+    pub unit_protect_home: &'static str,
+    pub unit_protect_system: &'static str,
 }
 
-/// Ordering: one After= line with every unit.
-fn add_ordering(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
-    let runtime_env_unit = v.unit("runtime-environment.service");
-    // listen_stream: systemd holds the port in <service>.socket and hands it over.
-    let mut after = vec!["local-fs.target".to_string(), "network.target".to_string()];
-    push_unique(&mut after, v.socket_unit());
-    push_unique(&mut after, runtime_env_unit.clone());
+impl UnitValues {
+    /// The unit values of a systemd-side config; None on the deploy side.
+    pub fn of(cfg: &Config, needs: &Needs, features: &Features) -> Option<UnitValues> {
+        let s = cfg.systemd()?;
+        let paths = special_paths(cfg, s);
+        let ordering = ordering(s, needs);
+        let commands = commands(cfg, s, &paths, features);
+        let view = file_system_view(cfg, s, features);
+        let env_quoted = cfg.env_vars.iter().map(|a| systemd_env_quote(a)).collect();
+        let unit_env = environment(cfg, s)
+            .iter()
+            .map(|(n, v)| systemd_env_quote(&format!("{n}={v}")))
+            .collect();
+        let env_files = cfg.env_files.iter().map(|f| unit_value(f)).collect();
+        let pid_file = match (s.service_type, &cfg.pid_file) {
+            (ServiceType::Forking, Some(pid)) => Some(unit_value(pid)),
+            _ => None,
+        };
+        Some(UnitValues {
+            after_targets: ordering.0,
+            unit_requires: needs.requires.to_vec(),
+            unit_listen_streams: cfg
+                .listen_stream
+                .iter()
+                .map(|a| crate::listen::unit_address(a))
+                .collect(),
+            runtime_environment_unit: needs.runtime_environment.map(str::to_string),
+            runtime_environment_after_targets: ordering.1,
+            environment_quoted: env_quoted,
+            unit_environment: unit_env,
+            unit_env_files: env_files,
+            unit_exec_start: commands.exec_start,
+            unit_exec_start_pre: commands.exec_start_pre,
+            unit_exec_stop: commands.exec_stop,
+            unit_working_dir: commands.working_dir,
+            unit_runtime_environment_exec: commands.runtime_environment_exec,
+            unit_pid_file: pid_file,
+            unit_loopback_distribution: s.distribution == Distribution::Local,
+            unit_dirs: managed_dirs(cfg, s, features),
+            unit_read_write_paths: path_list(&s.read_write_paths),
+            unit_read_only_paths: path_list(&s.read_only_paths),
+            unit_inaccessible_paths: path_list(&s.inaccessible_paths),
+            unit_bind_paths: path_list(&view.bind_paths),
+            unit_private_tmp: view.private_tmp,
+            unit_protect_home: view.protect_home,
+            unit_protect_system: view.protect_system,
+        })
+    }
+}
+
+/// Ordering: the main unit's After= line (the units it requires, then the
+/// user's), and the runtime environment unit's.
+fn ordering(s: &SystemdKeys, needs: &Needs) -> (String, String) {
+    let base = || vec!["local-fs.target".to_string(), "network.target".to_string()];
+    let mut after = base();
+    push_unique(&mut after, needs.requires.iter().cloned());
     push_unique(&mut after, unit_names(&s.unit_after_targets));
-    let mut env_after = vec!["local-fs.target".to_string(), "network.target".to_string()];
+    let mut env_after = base();
     push_unique(
         &mut env_after,
         unit_names(&s.runtime_environment_unit_after_targets),
     );
-    set(ctx, "after_targets", Value::String(after.join(" ")));
-    set(
-        ctx,
-        "unit_listen_streams",
-        Value::Array(
-            v.listen_stream
-                .iter()
-                .map(|a| Value::String(crate::listen::unit_address(a)))
-                .collect(),
-        ),
-    );
-    set(
-        ctx,
-        "runtime_environment_unit",
-        runtime_env_unit.map(Value::String).unwrap_or(Value::Null),
-    );
-    set(
-        ctx,
-        "runtime_environment_after_targets",
-        Value::String(env_after.join(" ")),
-    );
+    (after.join(" "), env_after.join(" "))
 }
 
-/// Environment: the user's assignments, the main unit's and the env files, quoted.
-fn add_environment(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
-    let env_quoted: Vec<Value> = v
-        .env_vars
-        .iter()
-        .map(|a| Value::String(systemd_env_quote(a)))
-        .collect();
-    let unit_env: Vec<Value> = environment(v, s)
-        .iter()
-        .map(|(n, v)| Value::String(systemd_env_quote(&format!("{n}={v}"))))
-        .collect();
-    let env_files: Vec<Value> = v
-        .env_files
-        .iter()
-        .map(|f| Value::String(unit_value(f)))
-        .collect();
-    set(ctx, "environment_quoted", Value::Array(env_quoted));
-    set(ctx, "unit_environment", Value::Array(unit_env));
-    set(ctx, "unit_env_files", Value::Array(env_files));
+struct Commands {
+    exec_start: String,
+    exec_start_pre: Vec<String>,
+    exec_stop: Option<String>,
+    working_dir: String,
+    runtime_environment_exec: Option<String>,
 }
 
 /// Commands: ExecStart, ExecStartPre, ExecStop, the working directory and the
 /// runtime-environment script.
-fn add_commands(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView, paths: &[String]) {
-    let root = &v.root_directory;
+fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String], features: &Features) -> Commands {
+    let root = &cfg.root_directory;
     let in_root = |path: String| match s.chroot {
         true => inside_root(&path, root).unwrap_or(path),
         false => path,
@@ -339,12 +387,12 @@ fn add_commands(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView, paths: 
     let wrap = command(&s.exec_start_wrap);
     let default = spec::default_exec_start(
         s.exec_start_wrap.as_deref(),
-        &v.current_dir,
-        &v.release_name,
+        &cfg.current_dir,
+        &cfg.release_name,
         &s.start_command,
     );
-    let unit_exec_start = if s.exec_start == default {
-        let release = in_root(format!("{}/bin/{}", v.current_dir, v.release_name));
+    let exec_start = if s.exec_start == default {
+        let release = in_root(format!("{}/bin/{}", cfg.current_dir, cfg.release_name));
         let command = arg_word(&s.start_command);
         match wrap {
             Some(wrap) => format!(
@@ -361,57 +409,53 @@ fn add_commands(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView, paths: 
     // private /var/tmp) before anything else, so TMP_DIR exists and paranoia's
     // BindPaths= has something to bind. systemd sets up BindPaths= for "+" lines
     // too, so that bind is optional: a missing source would fail this very line.
-    let mut exec_start_pre: Vec<Value> = Vec::new();
-    if v.has_dir("tmp") && v.systemd_version >= V_PRIVILEGED_PREFIX {
-        let tmp = v.dir("tmp");
-        exec_start_pre.push(Value::String(format!(
+    let mut exec_start_pre: Vec<String> = Vec::new();
+    if let (true, Some(tmp)) = (
+        cfg.has_dir("tmp") && features.privileged_prefix,
+        cfg.dir("tmp"),
+    ) {
+        exec_start_pre.push(format!(
             "+/usr/bin/install -d -m {} -o {} -g {} {}",
-            octal_mode(&tmp.mode),
-            arg_word(&v.app_user),
-            arg_word(&v.app_group),
-            arg_word(&tmp.path),
-        )));
+            octal_mode(tmp.mode),
+            arg_word(&cfg.app_user),
+            arg_word(&cfg.app_group),
+            arg_word(tmp.path),
+        ));
     }
-    exec_start_pre.extend(
-        s.exec_start_pre
-            .iter()
-            .map(|c| Value::String(command_line(c, paths))),
-    );
-    let exec_stop = command(&s.exec_stop)
-        .map(|c| Value::String(command_line(c, paths)))
-        .unwrap_or(Value::Null);
-    let working_dir = in_root(s.working_dir.clone());
-    let runtime_env_exec = v
-        .runtime_environment_service_script
-        .as_deref()
-        .map(|s| Value::String(exe_word(s)))
-        .unwrap_or(Value::Null);
-    set(ctx, "unit_exec_start", Value::String(unit_exec_start));
-    set(ctx, "unit_exec_start_pre", Value::Array(exec_start_pre));
-    set(ctx, "unit_exec_stop", exec_stop);
-    set(
-        ctx,
-        "unit_working_dir",
-        Value::String(unit_value(&working_dir)),
-    );
-    set(ctx, "unit_runtime_environment_exec", runtime_env_exec);
+    exec_start_pre.extend(s.exec_start_pre.iter().map(|c| command_line(c, paths)));
+    Commands {
+        exec_start,
+        exec_start_pre,
+        exec_stop: command(&s.exec_stop).map(|c| command_line(c, paths)),
+        working_dir: unit_value(&in_root(s.working_dir.clone())),
+        runtime_environment_exec: cfg
+            .runtime_environment_service_script
+            .as_deref()
+            .map(exe_word),
+    }
 }
 
-/// File system view: managed directories, path lists, private tmp, protection.
+struct FileSystemView {
+    bind_paths: Vec<String>,
+    private_tmp: bool,
+    protect_home: &'static str,
+    protect_system: &'static str,
+}
+
+/// File system view: private tmp, bound paths, protection.
 /// tmp_dir is bound optionally (see path_list): on the first start the
 /// ExecStartPre=+ line creates it (a "+" command gets no private /var/tmp, so it
 /// lands on the host), and the main process finds it bound.
-fn add_file_system_view(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView) {
-    let version = v.systemd_version;
-    let tmp_bound = s.paranoia && v.has_dir("tmp") && version >= V_BIND_PATHS;
-    let private_tmp = s.paranoia && (!v.has_dir("tmp") || tmp_bound);
+fn file_system_view(cfg: &Config, s: &SystemdKeys, features: &Features) -> FileSystemView {
+    let tmp_bound = s.paranoia && cfg.has_dir("tmp") && features.bind_paths;
+    let private_tmp = s.paranoia && (!cfg.has_dir("tmp") || tmp_bound);
     let bind_paths: Vec<String> = if tmp_bound {
-        vec![v.dir("tmp").path.clone()]
+        vec![cfg.tmp_dir.clone()]
     } else {
         Vec::new()
     };
     let protect_home = {
-        let deploy = &v.deploy_dir;
+        let deploy = &cfg.deploy_dir;
         let under = |base: &str| *deploy == base || deploy.starts_with(&format!("{base}/"));
         if under("/home") || under("/root") || under("/run/user") {
             "read-only"
@@ -419,65 +463,45 @@ fn add_file_system_view(ctx: &mut Map<String, Value>, v: &View, s: &SystemdView)
             "yes"
         }
     };
-    let protect_system = if version >= V_PROTECT_SYSTEM_STRICT {
+    let protect_system = if features.protect_system_strict {
         "strict"
     } else {
         "full"
     };
-    set(ctx, "unit_dirs", Value::Array(managed_dirs(v, s)));
-    for (key, items) in [
-        ("unit_read_write_paths", &s.read_write_paths),
-        ("unit_read_only_paths", &s.read_only_paths),
-        ("unit_inaccessible_paths", &s.inaccessible_paths),
-        ("unit_bind_paths", &bind_paths),
-    ] {
-        set(ctx, key, Value::String(path_list(items)));
-    }
-    set(ctx, "unit_private_tmp", Value::Bool(private_tmp));
-    set(ctx, "unit_protect_home", Value::String(protect_home.into()));
-    set(
-        ctx,
-        "unit_protect_system",
-        Value::String(protect_system.into()),
-    );
-}
-
-fn invalid(key: &str, value: String, expected: &str, hint: Option<String>) -> Error {
-    Error::InvalidValue {
-        ns: "mix_systemd".into(),
-        key: key.into(),
-        value,
-        expected: expected.into(),
-        hint,
+    FileSystemView {
+        bind_paths,
+        private_tmp,
+        protect_home,
+        protect_system,
     }
 }
 
 /// Checks that need several keys at once; run before any unit is rendered.
-pub fn check(v: &View) -> Result<(), Errors> {
-    let Sided::Systemd(s) = &v.sided else {
+pub fn check(cfg: &Config, features: &Features) -> Result<(), Errors> {
+    let Some(s) = cfg.systemd() else {
         return Ok(());
     };
     let mut errors = Errors::default();
-    check_control_characters(v, s, &mut errors);
-    check_service_type(v, s, &mut errors);
-    check_env_files(v, &mut errors);
-    check_unit_names(s, &mut errors);
-    check_command_lines(v, s, &mut errors);
+    check_control_characters(cfg, s, &mut errors);
+    check_service_type(cfg, s, features, &mut errors);
+    check_env_files(cfg, &mut errors);
+    check_unit_names(cfg, s, &mut errors);
+    check_command_lines(cfg, s, features, &mut errors);
     errors.into_result(())
 }
 
 /// Newlines are rejected by the resolver; other control characters have no
 /// business in a unit either (a NUL ends systemd's reading of the line).
-fn check_control_characters(v: &View, s: &SystemdView, errors: &mut Errors) {
+fn check_control_characters(cfg: &Config, s: &SystemdKeys, errors: &mut Errors) {
     let one = |value: &Option<String>| value.iter().cloned().collect::<Vec<_>>();
     for (key, items) in [
-        ("env_vars", v.env_vars.clone()),
-        ("env_files", v.env_files.clone()),
+        ("env_vars", cfg.env_vars.clone()),
+        ("env_files", cfg.env_files.clone()),
         ("exec_start_pre", s.exec_start_pre.clone()),
         ("exec_start", vec![s.exec_start.clone()]),
         ("exec_start_wrap", one(&s.exec_start_wrap)),
         ("exec_stop", one(&s.exec_stop)),
-        ("env_lang", vec![v.env_lang.clone()]),
+        ("env_lang", vec![cfg.env_lang.clone()]),
         ("unit_after_targets", s.unit_after_targets.clone()),
         (
             "runtime_environment_unit_after_targets",
@@ -488,7 +512,7 @@ fn check_control_characters(v: &View, s: &SystemdView, errors: &mut Errors) {
             .iter()
             .filter(|i| i.chars().any(|c| c.is_control() && c != '\t'))
         {
-            errors.push(invalid(
+            errors.push(cfg.invalid(
                 key,
                 format!("{item:?}"),
                 "text without control characters (tabs are fine)",
@@ -499,14 +523,15 @@ fn check_control_characters(v: &View, s: &SystemdView, errors: &mut Errors) {
 }
 
 /// Type=exec needs a systemd that knows it.
-fn check_service_type(v: &View, s: &SystemdView, errors: &mut Errors) {
-    let version = v.systemd_version;
-    if s.service_type == "exec" && version < V_TYPE_EXEC {
-        errors.push(invalid(
+fn check_service_type(cfg: &Config, s: &SystemdKeys, features: &Features, errors: &mut Errors) {
+    let version = cfg.systemd_version;
+    if s.service_type == ServiceType::Exec && !features.type_exec {
+        errors.push(cfg.invalid(
             "service_type",
             ":exec".into(),
             &format!(
-                "a type systemd {version} knows (Type=exec needs systemd {V_TYPE_EXEC} or newer)"
+                "a type systemd {version} knows (Type=exec needs systemd {} or newer)",
+                SINCE.type_exec
             ),
             Some("use :simple, or set systemd_version to the target's version".into()),
         ));
@@ -514,11 +539,11 @@ fn check_service_type(v: &View, s: &SystemdView, errors: &mut Errors) {
 }
 
 /// EnvironmentFile= takes absolute paths.
-fn check_env_files(v: &View, errors: &mut Errors) {
-    for file in &v.env_files {
+fn check_env_files(cfg: &Config, errors: &mut Errors) {
+    for file in &cfg.env_files {
         let path = file.strip_prefix('-').unwrap_or(file);
         if !path.starts_with('/') {
-            errors.push(invalid(
+            errors.push(cfg.invalid(
                 "env_files",
                 format!("{file:?}"),
                 "absolute paths, optionally prefixed with \"-\" (the file may be missing)",
@@ -532,7 +557,7 @@ fn check_env_files(v: &View, errors: &mut Errors) {
 }
 
 /// After= entries are unit names.
-fn check_unit_names(s: &SystemdView, errors: &mut Errors) {
+fn check_unit_names(cfg: &Config, s: &SystemdKeys, errors: &mut Errors) {
     for (key, entries) in [
         ("unit_after_targets", &s.unit_after_targets),
         (
@@ -547,7 +572,7 @@ fn check_unit_names(s: &SystemdView, errors: &mut Errors) {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@%".contains(c));
             if !ok {
-                errors.push(invalid(
+                errors.push(cfg.invalid(
                     key,
                     format!("{name:?}"),
                     "systemd unit names such as \"network-online.target\"",
@@ -560,8 +585,8 @@ fn check_unit_names(s: &SystemdView, errors: &mut Errors) {
 
 /// Exec lines have a command after their prefixes, with an absolute path where
 /// the target's systemd does not search PATH.
-fn check_command_lines(v: &View, s: &SystemdView, errors: &mut Errors) {
-    let version = v.systemd_version;
+fn check_command_lines(cfg: &Config, s: &SystemdKeys, features: &Features, errors: &mut Errors) {
+    let version = cfg.systemd_version;
     let one = |value: &Option<String>| command(value).map(str::to_string).into_iter().collect();
     for (key, lines) in [
         ("exec_start_pre", s.exec_start_pre.clone()),
@@ -572,17 +597,20 @@ fn check_command_lines(v: &View, s: &SystemdView, errors: &mut Errors) {
         for line in lines {
             let (_, rest) = split_prefixes(&line);
             if rest.trim().is_empty() {
-                errors.push(invalid(
+                errors.push(cfg.invalid(
                     key,
                     format!("{line:?}"),
                     "a command line: optional prefixes (-, @, :, +, !) then a command",
                     None,
                 ));
-            } else if version < V_RELATIVE_EXEC && !rest.starts_with(['/', '"', '\'']) {
-                errors.push(invalid(
+            } else if !features.relative_exec && !rest.starts_with(['/', '"', '\'']) {
+                errors.push(cfg.invalid(
                     key,
                     format!("{line:?}"),
-                    &format!("a command with an absolute path (systemd {version} does not search PATH; {V_RELATIVE_EXEC} and newer do)"),
+                    &format!(
+                        "a command with an absolute path (systemd {version} does not search PATH; {} and newer do)",
+                        SINCE.relative_exec
+                    ),
                     Some("build it from a reference, e.g. [\"!\", :scripts_dir, \"/deploy-sync-config-s3\"]".into()),
                 ));
             }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 fn warnings(pairs: &[(&str, Value)]) -> Vec<String> {
     let input = Input::parse(&input(pairs)).unwrap();
-    root_grants(&resolve(&input, Side::Systemd).unwrap().view)
+    root_grants(&resolve(&input, Side::Systemd).unwrap())
 }
 
 #[test]

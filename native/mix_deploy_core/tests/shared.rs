@@ -19,6 +19,11 @@ fn resolved(side: Side, deploy: Pairs, systemd: Pairs) -> Resolved {
     resolve(&Input::parse(&doc).unwrap(), side).unwrap_or_else(|e| panic!("{side:?}: {e}"))
 }
 
+/// The template context of a resolved config: every key under its own name.
+fn ctx(r: &Resolved) -> serde_json::Map<String, Value> {
+    generate::template_context(r)
+}
+
 fn both(deploy: Pairs, systemd: Pairs) -> (Resolved, Resolved) {
     (
         resolved(Side::Deploy, deploy, systemd),
@@ -128,10 +133,10 @@ fn a_key_set_under_mix_systemd_only_reaches_the_scripts() {
         "deploy_dir",
         "configuration_dir",
     ] {
-        assert_eq!(d.context[key], s.context[key], "{key}");
+        assert_eq!(ctx(&d)[key], ctx(&s)[key], "{key}");
     }
-    assert_eq!(d.context["app_user"], "app");
-    assert_eq!(d.context["deploy_dir"], "/opt/foo-bar");
+    assert_eq!(ctx(&d)["app_user"], "app");
+    assert_eq!(ctx(&d)["deploy_dir"], "/opt/foo-bar");
     assert!(d.warnings.is_empty(), "{:?}", d.warnings);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 
@@ -178,10 +183,10 @@ fn a_key_set_under_mix_deploy_only_reaches_the_unit() {
 #[test]
 fn defaults_apply_when_neither_namespace_sets_a_key() {
     let (d, s) = both(&[], &[]);
-    assert_eq!(d.context["app_user"], "deploy");
-    assert_eq!(s.context["app_user"], "foo-bar");
-    assert_eq!(d.context["deploy_dir"], "/srv/foo-bar");
-    assert_eq!(s.context["deploy_dir"], "/srv/foo-bar");
+    assert_eq!(ctx(&d)["app_user"], "deploy");
+    assert_eq!(ctx(&s)["app_user"], "foo-bar");
+    assert_eq!(ctx(&d)["deploy_dir"], "/srv/foo-bar");
+    assert_eq!(ctx(&s)["deploy_dir"], "/srv/foo-bar");
 }
 
 #[test]
@@ -191,7 +196,7 @@ fn both_namespaces_keep_their_own_values_and_a_disagreement_warns() {
     for side in [Side::Deploy, Side::Systemd] {
         let r = resolved(side, &deploy, &systemd);
         let expect = if side == Side::Deploy { "app" } else { "www" };
-        assert_eq!(r.context["app_user"], expect);
+        assert_eq!(ctx(&r)["app_user"], expect);
         let w: Vec<&String> = r
             .warnings
             .iter()
@@ -207,7 +212,7 @@ fn both_namespaces_keep_their_own_values_and_a_disagreement_warns() {
     }
     // app_group: mix_systemd sets it, so mix_deploy takes it: no warning for it.
     let d = resolved(Side::Deploy, &deploy, &systemd);
-    assert_eq!(d.context["app_group"], "www");
+    assert_eq!(ctx(&d)["app_group"], "www");
     assert!(
         !d.warnings.iter().any(|w| w.starts_with("app_group")),
         "{:?}",
@@ -247,10 +252,10 @@ fn with_scripts_and_no_account_set_the_unit_runs_as_the_account_the_scripts_crea
     // account as app user; the unit must run as it, not as an ext_name nobody made.
     let deploy = [scripts(&["create-users", "create-dirs"])];
     let (d, s) = both(&deploy, &[]);
-    assert_eq!(d.context["app_user"], json!("deploy"));
-    assert_eq!(d.context["app_group"], json!("staff"));
-    assert_eq!(s.context["app_user"], json!("deploy"));
-    assert_eq!(s.context["app_group"], json!("staff"));
+    assert_eq!(ctx(&d)["app_user"], json!("deploy"));
+    assert_eq!(ctx(&d)["app_group"], json!("staff"));
+    assert_eq!(ctx(&s)["app_user"], json!("deploy"));
+    assert_eq!(ctx(&s)["app_group"], json!("staff"));
     assert!(d.warnings.is_empty(), "{:?}", d.warnings);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     let unit = file(Side::Systemd, &deploy, &[], "foo-bar.service");
@@ -262,14 +267,14 @@ fn with_scripts_and_no_account_set_the_unit_runs_as_the_account_the_scripts_crea
     // app_user set once: app_group still follows the scripts (deploy_group).
     let systemd = [("app_user", json!("app"))];
     let (d, s) = both(&deploy, &systemd);
-    assert_eq!(s.context["app_user"], json!("app"));
-    assert_eq!(s.context["app_group"], d.context["app_group"]);
+    assert_eq!(ctx(&s)["app_user"], json!("app"));
+    assert_eq!(ctx(&s)["app_group"], ctx(&d)["app_group"]);
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 
     // mix_systemd used on its own (no scripts): its own default, ext_name.
     let s = resolved(Side::Systemd, &[], &[]);
-    assert_eq!(s.context["app_user"], json!("foo-bar"));
-    assert_eq!(s.context["app_group"], json!("foo-bar"));
+    assert_eq!(ctx(&s)["app_user"], json!("foo-bar"));
+    assert_eq!(ctx(&s)["app_group"], json!("foo-bar"));
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
 }
 
@@ -279,8 +284,8 @@ fn a_default_never_makes_the_unit_run_as_root() {
     // unit keeps its own (ext_name) and generation warns about the difference.
     let deploy = [scripts(&["create-users"]), ("deploy_user", json!("root"))];
     let (d, s) = both(&deploy, &[]);
-    assert_eq!(d.context["app_user"], json!("root"));
-    assert_eq!(s.context["app_user"], json!("foo-bar"));
+    assert_eq!(ctx(&d)["app_user"], json!("root"));
+    assert_eq!(ctx(&s)["app_user"], json!("foo-bar"));
     let w = d
         .warnings
         .iter()
@@ -333,7 +338,7 @@ fn side_keys_stay_on_their_side() {
         ("expand_keys", json!([a("my_key")])),
     ];
     let d = resolved(Side::Deploy, &[], &systemd);
-    assert_eq!(d.context["output_dir"], "_build/prod/deploy");
-    assert_eq!(d.context["expand_keys"], json!([]));
-    assert!(!d.context.contains_key("paranoia"));
+    assert_eq!(ctx(&d)["output_dir"], "_build/prod/deploy");
+    assert_eq!(ctx(&d)["expand_keys"], json!([]));
+    assert!(!ctx(&d).contains_key("paranoia"));
 }

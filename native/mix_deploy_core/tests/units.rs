@@ -11,9 +11,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{a, check_golden, input_in};
-use mix_deploy_core::generate::{self, MARKER};
+use mix_deploy_core::generate;
 use mix_deploy_core::input::Input;
 use mix_deploy_core::output::Action;
+use mix_deploy_core::plan::MARKER;
 use mix_deploy_core::resolve::resolve;
 use mix_deploy_core::Side;
 use serde_json::{json, Value};
