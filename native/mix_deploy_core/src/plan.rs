@@ -158,8 +158,9 @@ pub struct Unit {
     /// The name after service_name, e.g. `.socket`: scripts print
     /// `"${SERVICE_NAME}<suffix>"` so SERVICE_NAME overrides it like every value.
     pub suffix: &'static str,
-    /// Its unit file, e.g. `foo.service`.
-    pub file: String,
+    /// The full unit name, as `systemctl enable` takes it, e.g. `foo.service`.
+    pub unit_name: String,
+    pub unit_suffix: &'static str,
     pub kind: UnitKind,
     pub enabled: bool,
     pub start_with_enable: bool,
@@ -301,7 +302,8 @@ impl Plan {
         let unit = |k: &KindFacts| Unit {
             name: format!("{service}{}", k.suffix),
             suffix: k.suffix,
-            file: format!("{service}{}", k.file_suffix),
+            unit_name: format!("{service}{}", k.file_suffix),
+            unit_suffix: k.file_suffix,
             kind: k.kind,
             enabled: k.enabled,
             start_with_enable: k.start_with_enable,
@@ -318,7 +320,7 @@ impl Plan {
             units
                 .iter()
                 .find(|u| u.kind == kind)
-                .map(|u| u.file.clone())
+                .map(|u| u.unit_name.clone())
         };
         let names = UnitNames {
             service: name_of(UnitKind::Service),
