@@ -3,6 +3,7 @@
 //! `context=` fields and on names with digits or dashes).
 
 use std::ffi::{CStr, CString};
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -11,13 +12,24 @@ pub struct Account {
 }
 
 /// The effective user and its primary group; falls back to the numeric ids when
-/// the names are unknown (a container without the passwd entry, say).
+/// the names are unknown (a container without the passwd entry, say). Looked up
+/// once per pair of ids in a process (every task of a VM asks).
 pub fn current() -> Account {
+    static LAST: Mutex<Option<((libc::uid_t, libc::gid_t), Account)>> = Mutex::new(None);
     // SAFETY: geteuid/getegid never fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    Account {
-        user: user_name(uid).unwrap_or_else(|| uid.to_string()),
-        group: group_name(gid).unwrap_or_else(|| gid.to_string()),
+    let ids = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    match &*last {
+        Some((seen, account)) if *seen == ids => account.clone(),
+        _ => {
+            let (uid, gid) = ids;
+            let account = Account {
+                user: user_name(uid).unwrap_or_else(|| uid.to_string()),
+                group: group_name(gid).unwrap_or_else(|| gid.to_string()),
+            };
+            *last = Some((ids, account.clone()));
+            account
+        }
     }
 }
 

@@ -86,10 +86,18 @@ pub fn plan(
         }
     };
     let mut errors = Errors::default();
-    let hb = render::registry_for(&project_partials(&template_dir))?;
+    let partials = project_partials(&template_dir);
+    let hb = render::registry_for(&partials)?;
+    let inlined = partials.is_empty();
     let mut files = Vec::new();
     for job in jobs {
-        match render_template(resolved, root, side, &hb, &mut ctx, &job.template) {
+        match render_template(
+            resolved,
+            (root, side, inlined),
+            &hb,
+            &mut ctx,
+            &job.template,
+        ) {
             Ok(contents) => files.push(Planned {
                 shown: shown(root, &job.target),
                 path: job.target,
@@ -115,11 +123,11 @@ pub fn template_context(resolved: &Resolved) -> Map<String, Value> {
 }
 
 /// Renders `template` of `side`: the project's `template_dir/<template>.hbs` when
-/// there is one, else the built-in.
+/// there is one, else the built-in (with its partials written in when the
+/// project has none of its own: `inlined`).
 fn render_template(
     resolved: &Resolved,
-    root: &Path,
-    side: Side,
+    (root, side, inlined): (&Path, Side, bool),
     hb: &Handlebars,
     ctx: &mut Context,
     template: &str,
@@ -135,7 +143,10 @@ fn render_template(
     let (source, origin) = match (&user_text, builtin) {
         (Some(text), _) => (Source::User(text), shown(root, &user_file)),
         (None, Some(_)) => (
-            Source::Builtin(format!("{}/{template}", group(side))),
+            Source::Builtin {
+                key: format!("{}/{template}", group(side)),
+                inlined,
+            },
             "built-in".to_string(),
         ),
         (None, None) => {
@@ -162,12 +173,12 @@ fn render_template(
 pub fn render_script(input: &Input, template: &str) -> Result<String, Errors> {
     let resolved = resolve(input, Side::Deploy)?;
     let root = project_root(input);
-    let hb = render::registry_for(&project_partials(&root.join(&resolved.template_dir)))?;
+    let partials = project_partials(&root.join(&resolved.template_dir));
+    let hb = render::registry_for(&partials)?;
     let mut ctx = Context::from(Value::Object(template_context(&resolved)));
     Ok(render_template(
         &resolved,
-        &root,
-        Side::Deploy,
+        (&root, Side::Deploy, partials.is_empty()),
         &hb,
         &mut ctx,
         template,

@@ -46,9 +46,9 @@ struct Raw {
     #[serde(default)]
     account: Option<RawAccount>,
     #[serde(default)]
-    config: serde_json::Value,
+    config: Term,
     #[serde(default)]
-    other_config: serde_json::Value,
+    other_config: Term,
     #[serde(default)]
     options: Options,
 }
@@ -62,8 +62,8 @@ struct RawAccount {
 impl Input {
     pub fn parse(json: &str) -> Result<Input, Error> {
         let raw: Raw = serde_json::from_str(json).map_err(|e| Error::Input(e.to_string()))?;
-        let pairs = |json: &serde_json::Value, what: &str| -> Result<Vec<(String, Term)>, Error> {
-            Ok(match Term::from_json(json).map_err(Error::Input)? {
+        let pairs = |term: Term, what: &str| -> Result<Vec<(String, Term)>, Error> {
+            Ok(match term {
                 Term::Nil => Vec::new(),
                 term => term
                     .as_pairs()
@@ -73,8 +73,8 @@ impl Input {
                     .collect(),
             })
         };
-        let config = pairs(&raw.config, "config")?;
-        let other_config = pairs(&raw.other_config, "other_config")?;
+        let config = pairs(raw.config, "config")?;
+        let other_config = pairs(raw.other_config, "other_config")?;
         Ok(Input {
             project: raw.project,
             account: raw.account.map(|a| Account {

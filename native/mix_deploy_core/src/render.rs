@@ -21,8 +21,10 @@ use crate::templates;
 
 /// Where a template comes from.
 pub enum Source<'a> {
-    /// A built-in, as `deploy/<name>` or `systemd/<name>`.
-    Builtin(String),
+    /// A built-in, as `deploy/<name>` or `systemd/<name>`; `inlined`: in the form
+    /// with the built-in partials written in (for a project without partials of
+    /// its own, see build.rs).
+    Builtin { key: String, inlined: bool },
     /// A user's override or own template, rendered from its text.
     User(&'a str),
 }
@@ -41,7 +43,7 @@ pub fn render(
     };
     let compiled;
     let template = match source {
-        Source::Builtin(key) => builtin(key)
+        Source::Builtin { key, inlined } => builtin(key, *inlined)
             .ok_or_else(|| error(format!("no built-in template {key}")))?
             .as_ref()
             .map_err(|e| error(e.clone()))?,
@@ -68,53 +70,75 @@ fn compile_error(e: TemplateError) -> String {
     format!("{at}{}", e.reason())
 }
 
-/// The built-in `deploy/<name>` or `systemd/<name>` in its compact form (see
-/// build.rs), compiled on first use.
-fn builtin(key: &str) -> Option<&'static Result<Template, String>> {
-    type Slot = (String, &'static str, OnceLock<Result<Template, String>>);
+/// The built-in `deploy/<name>` or `systemd/<name>` in its compact form, with its
+/// partials inlined or not (see build.rs), compiled on first use.
+fn builtin(key: &str, inlined: bool) -> Option<&'static Result<Template, String>> {
+    type Slot = (
+        String,
+        bool,
+        &'static str,
+        OnceLock<Result<Template, String>>,
+    );
     static SLOTS: OnceLock<Vec<Slot>> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| {
         [
-            ("deploy", templates::DEPLOY_COMPACT),
-            ("systemd", templates::SYSTEMD_COMPACT),
+            ("deploy", false, templates::DEPLOY_COMPACT),
+            ("systemd", false, templates::SYSTEMD_COMPACT),
+            ("deploy", true, templates::DEPLOY_INLINED_COMPACT),
+            ("systemd", true, templates::SYSTEMD_INLINED_COMPACT),
         ]
         .iter()
-        .flat_map(|(group, list)| {
-            list.iter()
-                .map(move |(name, src)| (format!("{group}/{name}"), *src, OnceLock::new()))
+        .flat_map(|(group, inlined, list)| {
+            list.iter().map(move |(name, src)| {
+                (format!("{group}/{name}"), *inlined, *src, OnceLock::new())
+            })
         })
         .collect()
     });
-    let (_, src, slot) = slots.iter().find(|(k, _, _)| k == key)?;
+    let (_, _, src, slot) = slots
+        .iter()
+        .find(|(k, i, _, _)| k == key && *i == inlined)?;
     Some(slot.get_or_init(|| Template::compile(src).map_err(|e| e.to_string())))
 }
 
-/// The process-wide registry: settings, helpers and the built-in partials, each
-/// registered as `partials/<name>` (a template includes it as `{{> partials/<name>}}`).
+/// A registry with the built-in partials (from `list`), each registered as
+/// `partials/<name>` (a template includes it as `{{> partials/<name>}}`).
+fn with_partials(list: &[(&str, &str)]) -> Handlebars<'static> {
+    let mut hb = new_registry();
+    for (name, src) in list {
+        // A built-in that does not compile is reported when it is used.
+        if let Ok(t) = Template::compile(src) {
+            hb.register_template(&format!("partials/{name}"), t);
+        }
+    }
+    hb
+}
+
+/// The process-wide registry: settings, helpers and the built-in partials, with
+/// the partials they include written in (a project without partials of its own).
 pub fn registry() -> &'static Handlebars<'static> {
     static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let mut hb = new_registry();
-        for (name, src) in templates::DEPLOY_PARTIALS_COMPACT {
-            // A built-in that does not compile is reported when it is used.
-            if let Ok(t) = Template::compile(src) {
-                hb.register_template(&format!("partials/{name}"), t);
-            }
-        }
-        hb
-    })
+    REGISTRY.get_or_init(|| with_partials(templates::DEPLOY_PARTIALS_INLINED_COMPACT))
+}
+
+/// The built-in partials as they are, each including the others by name, so a
+/// project's partial replaces one wherever it is included.
+fn plain_registry() -> &'static Handlebars<'static> {
+    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(|| with_partials(templates::DEPLOY_PARTIALS_COMPACT))
 }
 
 /// The registry for a project: the process-wide one, or, when the project has its
 /// own partials (`(name, text)`, e.g. from rel/templates/deploy/partials/), a copy
-/// with those registered over the built-ins.
+/// with those registered over the built-ins. Render built-in templates inlined
+/// (`Source::Builtin`) only with the first.
 pub fn registry_for(
     partials: &[(String, String)],
 ) -> Result<Cow<'static, Handlebars<'static>>, Error> {
     if partials.is_empty() {
         return Ok(Cow::Borrowed(registry()));
     }
-    let mut hb = registry().clone();
+    let mut hb = plain_registry().clone();
     for (name, text) in partials {
         let key = format!("partials/{name}");
         let t = Template::compile(text).map_err(|e| Error::Template {
@@ -167,27 +191,55 @@ pub fn new_registry() -> Handlebars<'static> {
     hb
 }
 
-/// Collapses runs of blank lines left by conditional blocks, and ends with one newline.
+/// Collapses runs of blank lines left by conditional blocks (a line of white
+/// space is blank, and printed empty), and ends with one newline. Text that needs
+/// no change is copied in whole runs, not line by line: the scripts are long.
 fn tidy(text: String) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blank = 0;
-    for line in text.lines() {
-        if line.trim().is_empty() {
+    let b = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len() + 1);
+    // b[kept..pos] goes to the output as it is.
+    let (mut kept, mut pos, mut blank) = (0, 0, 0);
+    while pos < b.len() {
+        let newline = b[pos..].iter().position(|&c| c == b'\n').map(|i| pos + i);
+        let end = newline.unwrap_or(b.len());
+        let next = newline.map_or(b.len(), |n| n + 1);
+        let mut line = &b[pos..end];
+        // str::lines: "\r\n" ends a line too.
+        if newline.is_some() {
+            line = line.strip_suffix(b"\r").unwrap_or(line);
+        }
+        let is_blank = if line.is_ascii() {
+            line.iter()
+                .all(|c| matches!(c, b' ' | b'\t' | b'\x0B' | b'\x0C' | b'\r'))
+        } else {
+            std::str::from_utf8(line).is_ok_and(|l| l.trim().is_empty())
+        };
+        if is_blank {
             blank += 1;
-            if blank > 1 {
-                continue;
+            if blank > 1 || !line.is_empty() || newline.is_none() {
+                out.extend_from_slice(&b[kept..pos]);
+                if blank == 1 {
+                    out.push(b'\n');
+                }
+                kept = next;
             }
-            out.push('\n');
         } else {
             blank = 0;
-            out.push_str(line);
-            out.push('\n');
+            if line.len() != end - pos || newline.is_none() {
+                out.extend_from_slice(&b[kept..pos]);
+                out.extend_from_slice(line);
+                out.push(b'\n');
+                kept = next;
+            }
         }
+        pos = next;
     }
-    while out.ends_with("\n\n") {
+    out.extend_from_slice(&b[kept..]);
+    while out.ends_with(b"\n\n") {
         out.pop();
     }
-    out
+    // Only whole lines were dropped or cut at ASCII bytes: still UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn text_of(v: &Value) -> String {
@@ -261,13 +313,16 @@ mod tests {
         ] {
             for (name, _) in list {
                 let key = format!("{group}/{name}");
-                let template = builtin(&key).unwrap();
-                assert!(template.is_ok(), "{key}: {:?}", template.as_ref().err());
+                for inlined in [false, true] {
+                    let template = builtin(&key, inlined).unwrap();
+                    assert!(template.is_ok(), "{key}: {:?}", template.as_ref().err());
+                }
             }
         }
         for (name, src) in templates::DEPLOY_PARTIALS_COMPACT {
             assert!(Template::compile(src).is_ok(), "partials/{name}");
             assert!(registry().has_template(&format!("partials/{name}")));
+            assert!(plain_registry().has_template(&format!("partials/{name}")));
         }
     }
 
@@ -330,5 +385,53 @@ mod tests {
     #[test]
     fn blank_runs_collapse() {
         assert_eq!(tidy("a\n\n\n\nb\n\n".into()), "a\n\nb\n");
+    }
+
+    /// tidy as it was written first, line by line: the reference.
+    fn tidy_by_lines(text: &str) -> String {
+        let mut out = String::new();
+        let mut blank = 0;
+        for line in text.lines() {
+            if line.trim().is_empty() {
+                blank += 1;
+                if blank > 1 {
+                    continue;
+                }
+                out.push('\n');
+            } else {
+                blank = 0;
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        while out.ends_with("\n\n") {
+            out.pop();
+        }
+        out
+    }
+
+    #[test]
+    fn tidy_keeps_what_the_line_by_line_version_gave() {
+        let cases = [
+            "",
+            "\n",
+            "\n\n",
+            "a",
+            "a\n",
+            "  \n",
+            "a\n  \n\t\n\nb",
+            "a\r\nb\r\n",
+            "a\r",
+            "\n\na\n",
+            "é\n\u{a0}\n\n x\n",
+            "a\n\u{b}\nb\n",
+            "x  \n\n\n  y  \n\n",
+        ];
+        for case in cases {
+            assert_eq!(tidy(case.to_string()), tidy_by_lines(case), "{case:?}");
+        }
+        for (_, text) in templates::DEPLOY.iter().chain(templates::SYSTEMD) {
+            assert_eq!(tidy(text.to_string()), tidy_by_lines(text));
+        }
     }
 }

@@ -31,18 +31,35 @@ pub type Resolved = Config;
 pub fn resolve(input: &Input, side: Side) -> Result<Config, Errors> {
     let account = input.account.clone().unwrap_or_else(account::current);
     let mut config = resolve_side(input, side, &account)?;
-    // The other side's shared keys, only to compare: its own mistakes are its
-    // task's to report.
     let (own, other) = (&input.config, &input.other_config);
-    if let Some(theirs) = resolve_common(input, side.other(), &account, other, own) {
-        let ours = serde_json::to_value(&config.common).unwrap_or(Value::Null);
-        let theirs = serde_json::to_value(&theirs).unwrap_or(Value::Null);
-        let (Value::Object(ours), Value::Object(theirs)) = (ours, theirs) else {
-            return Ok(config);
-        };
+    let (deploy, systemd) = match side {
+        Side::Deploy => (own, other),
+        Side::Systemd => (other, own),
+    };
+    let keys = shared::compared_keys(deploy, systemd);
+    if keys.is_empty() {
+        return Ok(config);
+    }
+    // The other side's values of those keys, only to compare: its own mistakes
+    // are its task's to report.
+    let ours = match serde_json::to_value(&config.common) {
+        Ok(Value::Object(map)) => map,
+        _ => return Ok(config),
+    };
+    let mut ev = evaluator(input, side.other(), &account, other, own);
+    let theirs: Map<String, Value> = keys
+        .iter()
+        .filter_map(|key| {
+            Some((
+                key.to_string(),
+                Common::read_value(&mut Reader(&mut ev), key)?,
+            ))
+        })
+        .collect();
+    if ev.errors.is_empty() {
         let warnings = match side {
-            Side::Deploy => shared::disagreements(own, other, &ours, &theirs),
-            Side::Systemd => shared::disagreements(other, own, &theirs, &ours),
+            Side::Deploy => shared::disagreements(&keys, deploy, systemd, &ours, &theirs),
+            Side::Systemd => shared::disagreements(&keys, deploy, systemd, &theirs, &ours),
         };
         config.warnings.extend(warnings);
     }
@@ -85,19 +102,6 @@ fn resolve_side(input: &Input, side: Side, account: &Account) -> Result<Config, 
         }),
         _ => Err(errors),
     }
-}
-
-/// The keys both namespaces read, as `side` resolves them; None when any is invalid.
-fn resolve_common(
-    input: &Input,
-    side: Side,
-    account: &Account,
-    own: &[(String, Term)],
-    other: &[(String, Term)],
-) -> Option<Common> {
-    let mut ev = evaluator(input, side, account, own, other);
-    let common = Common::read(&mut Reader(&mut ev))?;
-    ev.errors.is_empty().then_some(common)
 }
 
 /// Converts each key as its kind says, reporting what is invalid.

@@ -95,29 +95,41 @@ fn generates_scripts(deploy: &[(String, Term)]) -> bool {
         .any(|(k, v)| k == "templates" && matches!(v, Term::List(items) if !items.is_empty()))
 }
 
-/// Warnings for shared keys on which the two resolved sides disagree (`deploy`
-/// and `systemd`: the keys both read, as each side serialises them): keys the
-/// user set in both namespaces, and the accounts, whose defaults differ by side.
-/// None when the deploy side generates no scripts: then nothing can disagree with
-/// the unit (mix_systemd used on its own).
+/// The shared keys whose two resolved values are compared: none when the deploy
+/// side generates no scripts (then nothing can disagree with the unit: mix_systemd
+/// used on its own); else the keys the user set in both namespaces, and the
+/// accounts, whose defaults differ by side.
+pub fn compared_keys(
+    deploy_config: &[(String, Term)],
+    systemd_config: &[(String, Term)],
+) -> Vec<&'static str> {
+    if !generates_scripts(deploy_config) {
+        return Vec::new();
+    }
+    let set_in = |config: &[(String, Term)], key: &str| config.iter().any(|(k, _)| k == key);
+    shared_keys()
+        .into_iter()
+        .filter(|key| {
+            (set_in(deploy_config, key) && set_in(systemd_config, key))
+                || SIDE_DEFAULTS.iter().any(|(k, _)| k == key)
+        })
+        .collect()
+}
+
+/// Warnings for the `keys` (see `compared_keys`) on which the two resolved sides
+/// disagree (`deploy` and `systemd`: their values as each side serialises them).
 pub fn disagreements(
+    keys: &[&str],
     deploy_config: &[(String, Term)],
     systemd_config: &[(String, Term)],
     deploy: &serde_json::Map<String, Value>,
     systemd: &serde_json::Map<String, Value>,
 ) -> Vec<String> {
-    if !generates_scripts(deploy_config) {
-        return Vec::new();
-    }
     let set_in = |config: &[(String, Term)], key: &str| config.iter().any(|(k, _)| k == key);
     let mut warnings = Vec::new();
-    for key in shared_keys() {
+    for &key in keys {
         let in_deploy = set_in(deploy_config, key);
         let in_systemd = set_in(systemd_config, key);
-        let compared = (in_deploy && in_systemd) || SIDE_DEFAULTS.iter().any(|(k, _)| *k == key);
-        if !compared {
-            continue;
-        }
         let (Some(d), Some(s)) = (deploy.get(key), systemd.get(key)) else {
             continue;
         };

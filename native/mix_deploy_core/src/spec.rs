@@ -405,6 +405,18 @@ macro_rules! keys {
                 paths
             }
 
+            /// One key, serialised as templates see it; None when the key is
+            /// invalid or not one of these (to compare one key of both sides).
+            pub fn read_value(src: &mut dyn Source, key: &str) -> Option<serde_json::Value> {
+                match key {
+                    $(stringify!($b) => read_key!(src, $b, $bk $(<$bt>)? $(($bm))?)
+                        .and_then(|v| serde_json::to_value(v).ok()),)*
+                    $(stringify!($s) => read_key!(src, $s, $sk)
+                        .and_then(|v| serde_json::to_value(v).ok()),)*
+                    _ => None,
+                }
+            }
+
             /// Reads every key (so every mistake is reported), then the struct
             /// when none failed.
             pub fn read(src: &mut dyn Source) -> Option<Common> {

@@ -6,10 +6,12 @@
 
 use std::fmt;
 
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Term {
+    #[default]
     Nil,
     Bool(bool),
     Int(i64),
@@ -25,48 +27,7 @@ impl Term {
     /// Decodes the tagged JSON shape; an object that is not one of the three tags is
     /// a malformed document (a bug in the encoder, not a user mistake).
     pub fn from_json(value: &Value) -> Result<Term, String> {
-        Ok(match value {
-            Value::Null => Term::Nil,
-            Value::Bool(b) => Term::Bool(*b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => Term::Int(i),
-                None => Term::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Value::String(s) => Term::Str(s.clone()),
-            Value::Array(items) => Term::List(
-                items
-                    .iter()
-                    .map(Term::from_json)
-                    .collect::<Result<_, _>>()?,
-            ),
-            Value::Object(obj) if obj.len() == 1 => {
-                let (tag, inner) = obj.iter().next().expect("one entry");
-                match (tag.as_str(), inner) {
-                    ("atom", Value::String(name)) => Term::Atom(name.clone()),
-                    ("tuple", Value::Array(items)) => Term::Tuple(
-                        items
-                            .iter()
-                            .map(Term::from_json)
-                            .collect::<Result<_, _>>()?,
-                    ),
-                    ("map", Value::Array(pairs)) => Term::Map(
-                        pairs
-                            .iter()
-                            .map(|pair| match pair {
-                                Value::Array(kv) if kv.len() == 2 => {
-                                    Ok((Term::from_json(&kv[0])?, Term::from_json(&kv[1])?))
-                                }
-                                other => {
-                                    Err(format!("map entry is not a [key, value] pair: {other}"))
-                                }
-                            })
-                            .collect::<Result<_, _>>()?,
-                    ),
-                    _ => return Err(format!("unknown term tag {tag:?}")),
-                }
-            }
-            other => return Err(format!("untagged JSON object: {other}")),
-        })
+        Term::deserialize(value).map_err(|e| e.to_string())
     }
 
     /// A keyword list or map as ordered (key, value) pairs with atom or string keys.
@@ -86,6 +47,84 @@ impl Term {
                 .collect(),
             _ => None,
         }
+    }
+}
+
+/// Decoded straight from the JSON text (no intermediate `serde_json::Value`).
+impl<'de> Deserialize<'de> for Term {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Term, D::Error> {
+        d.deserialize_any(TermVisitor)
+    }
+}
+
+struct TermVisitor;
+
+impl<'de> Visitor<'de> for TermVisitor {
+    type Value = Term;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a term in the tagged JSON shape of docs/json.md")
+    }
+    fn visit_unit<E>(self) -> Result<Term, E> {
+        Ok(Term::Nil)
+    }
+    fn visit_none<E>(self) -> Result<Term, E> {
+        Ok(Term::Nil)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Term, E> {
+        Ok(Term::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Term, E> {
+        Ok(Term::Int(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Term, E> {
+        Ok(i64::try_from(u).map_or(Term::Float(u as f64), Term::Int))
+    }
+    fn visit_f64<E>(self, x: f64) -> Result<Term, E> {
+        Ok(Term::Float(x))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Term, E> {
+        Ok(Term::Str(s.to_string()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Term, E> {
+        Ok(Term::Str(s))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Term, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Term::List(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Term, A::Error> {
+        let Some(tag) = map.next_key::<String>()? else {
+            return Err(de::Error::custom("untagged JSON object: {}"));
+        };
+        let term = match tag.as_str() {
+            "atom" => Term::Atom(map.next_value()?),
+            "tuple" => Term::Tuple(map.next_value()?),
+            "map" => {
+                let pairs: Vec<Vec<Term>> = map.next_value()?;
+                let pairs = pairs
+                    .into_iter()
+                    .map(|pair| match <[Term; 2]>::try_from(pair) {
+                        Ok([k, v]) => Ok((k, v)),
+                        Err(other) => Err(de::Error::custom(format!(
+                            "map entry is not a [key, value] pair: {}",
+                            Term::List(other)
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?;
+                Term::Map(pairs)
+            }
+            other => return Err(de::Error::custom(format!("unknown term tag {other:?}"))),
+        };
+        if map.next_key::<String>()?.is_some() {
+            return Err(de::Error::custom(format!(
+                "untagged JSON object: more than the tag {tag:?}"
+            )));
+        }
+        Ok(term)
     }
 }
 
