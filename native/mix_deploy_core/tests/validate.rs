@@ -291,3 +291,84 @@ fn systemd_path_lists_take_their_prefixes() {
     let msg = deploy_err(&[("create_dirs", json!(["-/x"]))]);
     assert!(msg.contains("absolute path"), "{msg}");
 }
+
+/// A line an attacker would like in the sudoers file (or any script).
+const INJECTED: &str = "x\nALL ALL=(ALL) NOPASSWD: ALL";
+
+#[test]
+fn deploy_side_text_values_refuse_newlines() {
+    // Every scalar key of the deploy side: a newline would start a line of a
+    // script, a comment or the sudoers file where the value is printed unquoted
+    // (target_prefix is, in comments and the sudoers file's header).
+    use mix_deploy_core::spec::{Kind, SPECS};
+    let mut checked = 0;
+    for spec in SPECS.iter().filter(|s| s.deploy) {
+        let list = matches!(
+            spec.kind,
+            Kind::TextList
+                | Kind::EnvVars
+                | Kind::Templates
+                | Kind::Dirs
+                | Kind::CopyFiles
+                | Kind::Keys
+                | Kind::PathList
+                | Kind::ListenStream
+        );
+        if list {
+            continue;
+        }
+        let msg = err(Side::Deploy, &[(spec.key, json!(INJECTED))]);
+        assert!(
+            msg.contains(&format!("config :mix_deploy, {}", spec.key)),
+            "{}: {msg}",
+            spec.key
+        );
+        checked += 1;
+    }
+    assert!(checked > 50, "{checked}");
+    let msg = deploy_err(&[("target_prefix", json!(INJECTED))]);
+    assert!(msg.contains("newline"), "{msg}");
+    let msg = deploy_err(&[("version", json!("1.0\nrm -rf /"))]);
+    assert!(msg.contains("a single line"), "{msg}");
+}
+
+#[test]
+fn a_newline_in_target_prefix_never_reaches_the_sudoers_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let config = |prefix: &str| {
+        input_in(
+            &[
+                ("templates", json!(["start", "stop"])),
+                ("sudo_deploy", json!(true)),
+                ("target_prefix", json!(prefix)),
+            ],
+            root,
+        )
+    };
+    let msg = api::generate(&config(INJECTED), Side::Deploy)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("config :mix_deploy, target_prefix"), "{msg}");
+    assert!(
+        !dir.path().join("_build").exists() && !dir.path().join("bin").exists(),
+        "nothing is written"
+    );
+    // A good prefix: the sudoers file has exactly the grants, one account each.
+    api::generate(&config("ops-"), Side::Deploy).unwrap();
+    let sudoers = std::fs::read_to_string(
+        dir.path()
+            .join("_build/prod/deploy/etc/sudoers.d/ops-foo-bar"),
+    )
+    .unwrap();
+    let rules: Vec<&str> = sudoers
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(rules.len(), 2, "{sudoers}");
+    assert!(
+        rules[0].starts_with("Defaults:deploy ")
+            && rules[1].starts_with("deploy ALL=(root) NOPASSWD: /bin/systemctl "),
+        "{sudoers}"
+    );
+}
