@@ -199,8 +199,10 @@ fn tidy(text: String) -> String {
     let mut out: Vec<u8> = Vec::with_capacity(b.len() + 1);
     // b[kept..pos] goes to the output as it is.
     let (mut kept, mut pos, mut blank) = (0, 0, 0);
+    // One pass of memchr over the text: a call per line costs more than the line.
+    let mut newlines = memchr::memchr_iter(b'\n', b);
     while pos < b.len() {
-        let newline = b[pos..].iter().position(|&c| c == b'\n').map(|i| pos + i);
+        let newline = newlines.next();
         let end = newline.unwrap_or(b.len());
         let next = newline.map_or(b.len(), |n| n + 1);
         let mut line = &b[pos..end];
@@ -208,11 +210,14 @@ fn tidy(text: String) -> String {
         if newline.is_some() {
             line = line.strip_suffix(b"\r").unwrap_or(line);
         }
-        let is_blank = if line.is_ascii() {
-            line.iter()
-                .all(|c| matches!(c, b' ' | b'\t' | b'\x0B' | b'\x0C' | b'\r'))
-        } else {
-            std::str::from_utf8(line).is_ok_and(|l| l.trim().is_empty())
+        // Most lines start with something else than white space: decided at once.
+        let first = line
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\x0B' | b'\x0C' | b'\r'));
+        let is_blank = match first {
+            None => true,
+            Some(i) if line[i].is_ascii() => false,
+            Some(_) => std::str::from_utf8(line).is_ok_and(|l| l.trim().is_empty()),
         };
         if is_blank {
             blank += 1;
