@@ -228,7 +228,8 @@ defmodule MixDeploy.Task do
   end
 
   # The script's error output as one message, without its "error: " prefix
-  # (Mix prints its own); or which script failed how, when it said nothing.
+  # (Mix prints its own; the prefix is the plan's error_prefix, which only the
+  # scripts' core partial prints); or which script failed how, when it said nothing.
   defp failure(errors, name, status) do
     case String.trim(errors) do
       "" -> "deploy-#{name} failed with exit status #{status}"
