@@ -132,8 +132,44 @@ fn only_the_core_partial_writes_the_error_prefix() {
     );
 }
 
+/// Lines that set a trap.
+fn traps(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("trap ") || l.contains("; trap ") || l.contains("&& trap "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn only_the_core_partial_sets_the_scripts_traps() {
+    let mut problems = Vec::new();
+    for file in all_templates() {
+        let text = fs::read_to_string(&file).unwrap();
+        for line in traps(&text) {
+            let core = file.ends_with("deploy/partials/core.hbs");
+            // safe_install runs in a subshell, which does not inherit the script's
+            // EXIT trap: its own clean-up is local to it.
+            let subshell = file.ends_with("deploy/partials/safe-path.hbs")
+                && (line == r#"trap 'rm -f -- "$tmp"' EXIT"# || line == "trap - EXIT");
+            if !core && !subshell {
+                problems.push(format!("{}: {line}", file.display()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "register a clean-up with core_on_exit:\n{}",
+        problems.join("\n")
+    );
+}
+
 #[test]
 fn the_checks_see_what_they_forbid() {
+    assert_eq!(
+        traps("x\n    trap cleanup EXIT\ny; trap 'exit 1' INT").len(),
+        2
+    );
     assert_eq!(
         misnamed("release-lib", "release_list() {\n  take_lock() {\n"),
         ["take_lock"]
