@@ -48,12 +48,25 @@ defmodule MixDeploy.JSON do
 
   def encode_iodata(other), do: string(inspect(other))
 
+  # The bytes a JSON string literal escapes.
+  @escaped Enum.map([?", ?\\ | Enum.to_list(0..0x1F)], &<<&1>>)
+
   @doc "A JSON string literal."
   def string(bin) when is_binary(bin) do
-    if String.valid?(bin) do
-      [?", escape(bin, ""), ?"]
-    else
-      string(inspect(bin))
+    cond do
+      # Both checks run in C: most config strings need no escape at all.
+      not is_binary(:unicode.characters_to_binary(bin)) -> string(inspect(bin))
+      :binary.match(bin, escaped_pattern()) == :nomatch -> [?", bin, ?"]
+      true -> [?", escape(bin, ""), ?"]
+    end
+  end
+
+  # The compiled pattern of @escaped, made once per VM.
+  defp escaped_pattern do
+    with nil <- :persistent_term.get({__MODULE__, :escaped}, nil) do
+      pattern = :binary.compile_pattern(@escaped)
+      :persistent_term.put({__MODULE__, :escaped}, pattern)
+      pattern
     end
   end
 
