@@ -452,7 +452,10 @@ defmodule MixDeploy.ReleaseTest do
 
         {out, status} = script(site, "rollback")
         assert status != 0
-        assert out =~ "no release to roll back to from #{r1} (version 0.1.0): no release was current before #{r1}"
+
+        assert out =~
+                 "no release to roll back to from #{r1} (version 0.1.0): no release was current before #{r1}"
+
         assert link(site) == "releases/#{r1}"
 
         {out, 0} = script(site, "rollback", [{"RELEASE", r3}])
@@ -538,7 +541,10 @@ defmodule MixDeploy.ReleaseTest do
         [only] = releases(site)
         {out, status} = script(site, "rollback")
         assert status != 0
-        assert out =~ "no release to roll back to from #{only} (version 0.1.0): no release was current before"
+
+        assert out =~
+                 "no release to roll back to from #{only} (version 0.1.0): no release was current before"
+
         assert link(site) == "releases/#{only}"
       end)
     end
