@@ -365,5 +365,27 @@ defmodule MixDeploy.ReleaseRecordTest do
         assert r2 in releases(site)
       end)
     end
+
+    test "mix deploy.local clears the private dir a killed run of it left", %{tmp_dir: dir} do
+      site(dir, fn site ->
+        tmp = System.tmp_dir!()
+        # No process has a pid above pid_max; this VM's own is alive.
+        pid_max = "/proc/sys/kernel/pid_max" |> File.read!() |> String.trim()
+        stale = Path.join(tmp, "mix_deploy-#{pid_max}0-1")
+        live = Path.join(tmp, "mix_deploy-#{System.pid()}-999999999")
+        for d <- [stale, live], do: File.mkdir_p!(Path.join(d, "x"))
+
+        try do
+          System.put_env("RELEASE_TAR", tar(site, "0.1.0"))
+          mix("deploy.local")
+          refute File.exists?(stale)
+          assert File.exists?(live)
+        after
+          System.delete_env("RELEASE_TAR")
+          File.rm_rf!(stale)
+          File.rm_rf!(live)
+        end
+      end)
+    end
   end
 end
