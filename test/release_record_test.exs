@@ -334,6 +334,53 @@ defmodule MixDeploy.ReleaseRecordTest do
     end
   end
 
+  describe "a power cut right after a deploy" do
+    test "the release is on disk before current points to it, and current's dir after",
+         %{tmp_dir: dir} do
+      site(dir, fn site ->
+        deploy!(site, "0.1.0")
+        log = Path.join(dir, "strace")
+        calls = "trace=syncfs,fsync,fdatasync,sync,rename,renameat,renameat2"
+
+        {out, 0} =
+          System.cmd(
+            "strace",
+            ["-f", "-y", "-qq", "-o", log, "-e", calls, Path.join(site.bin, "deploy-release")],
+            env: [{"RELEASE_TAR", tar(site, "0.2.0")}],
+            stderr_to_stdout: true,
+            cd: site.dir
+          )
+
+        [_, name] = Regex.run(~r/==> Deployed (\S+);/, out)
+        lines = log |> File.read!() |> String.split("\n") |> Enum.reject(&(&1 =~ ~r/= -1 /))
+
+        at = fn pattern ->
+          Enum.find_index(lines, &(&1 =~ pattern)) ||
+            flunk("no #{inspect(pattern)} in:\n#{Enum.join(lines, "\n")}")
+        end
+
+        rel = Regex.escape(site.releases)
+
+        # One syncfs of the whole release, under its temp name ...
+        synced = at.(~r/syncfs\(\d+<#{rel}\/\.tmp-\w+>\) = 0/)
+        # ... before it takes its name, and that name is flushed ...
+        named = at.(~r/rename\w*\(.*"#{rel}\/\.tmp-\w+", .*"#{rel}\/#{name}"/)
+        dir_synced = at.(~r/fsync\(\d+<#{rel}>\) = 0/)
+        # ... before current is switched to it, and the dir holding current last.
+        switched =
+          at.(
+            ~r/rename\w*\(.*"#{Regex.escape(site.deploy)}\/\.current\.tmp-\d+", .*"#{Regex.escape(site.current)}"/
+          )
+
+        current_dir_synced = at.(~r/fsync\(\d+<#{Regex.escape(site.deploy)}>\) = 0/)
+
+        assert synced < named and named < dir_synced and dir_synced < switched and
+                 switched < current_dir_synced,
+               Enum.join(lines, "\n")
+      end)
+    end
+  end
+
   describe "what killed runs leave" do
     test "the next deploy and the next rollback clear it", %{tmp_dir: dir} do
       site(dir, fn site ->
