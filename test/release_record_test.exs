@@ -159,7 +159,8 @@ defmodule MixDeploy.ReleaseRecordTest do
         assert record(site, first)["deployed_by"] == "root"
 
         stat = File.stat!(Path.join([site.releases, second, ".deploy-record"]))
-        assert Bitwise.band(stat.mode, 0o022) == 0, "writable by group or others"
+        # Readable by the app group (like the release), writable by no one else.
+        assert Bitwise.band(stat.mode, 0o777) == 0o640
 
         sha = rec["tar_sha256"]
 
