@@ -130,7 +130,7 @@ kills() {
         sleep "$delay"
         systemctl kill --signal=SIGKILL "faults-kill-$i" 2>/dev/null || true
         result=$(wait_unit "$i")
-        last=$(grep '^==> ' "$out" 2>/dev/null | tail -n 1 | cut -c 5-30)
+        last=$( (grep '^==> ' "$out" 2>/dev/null || true) | tail -n 1 | cut -c 5-30)
         status=$(complete) || { echo "FAIL kill $i of $script at ${delay}s (last step: ${last:-none}): $status"; continue; }
         if [[ "$result" == signal ]]; then
             landed=$((landed + 1))
