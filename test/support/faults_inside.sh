@@ -71,24 +71,28 @@ run_unit() {
     local cmd
     cmd=$(command_of "$1" "$2")
     # shellcheck disable=SC2086 # the command's words
-    systemd-run --quiet --unit="faults-kill-$2" --service-type=exec \
+    systemd-run --quiet --unit="faults-kill-$2" --service-type=exec -p RemainAfterExit=yes \
         -p WorkingDirectory="$WORK/app" -p StandardOutput="file:$3" -p StandardError="file:$3" \
         --setenv=PATH="$PATH" --setenv=HOME=/root --setenv=MIX_ENV=prod \
         --setenv=RELEASE_TAR="${tar_for_run:-}" --setenv=HEALTH_CHECK_SETTLE=1 \
         --setenv=HEALTH_CHECK_TIMEOUT=15 -- $cmd
 }
 
-unit_state() { systemctl show -p ActiveState --value "faults-kill-$1"; }
+unit_state() { systemctl show -p SubState --value "faults-kill-$1"; }
 
-# Waits until the unit's process is gone; prints its Result (success, signal, ...).
+# Waits until the unit's process is gone; sets result (its Result: success,
+# signal, ...) and ran (the ms its process ran), and unloads the unit.
 wait_unit() {
-    local tries=0
-    while [[ "$(unit_state "$1")" == active || "$(unit_state "$1")" == deactivating ]]; do
-        sleep 0.05
+    local tries=0 times
+    while [[ "$(unit_state "$1")" == running ]]; do
+        sleep 0.02
         tries=$((tries + 1))
-        ((tries < 1200)) || { echo timeout; return; }
+        ((tries < 3000)) || break
     done
-    systemctl show -p Result --value "faults-kill-$1"
+    result=$(systemctl show -p Result --value "faults-kill-$1")
+    times=$(systemctl show -p ExecMainStartTimestampMonotonic -p ExecMainExitTimestampMonotonic --value "faults-kill-$1" | paste -sd ' ')
+    ran=$(awk '{ printf "%d", ($2 - $1) / 1000 }' <<<"$times")
+    systemctl stop "faults-kill-$1" 2>/dev/null || true
     systemctl reset-failed "faults-kill-$1" 2>/dev/null || true
 }
 
@@ -99,25 +103,29 @@ wait_rolling_back() { # OUT I
     local started
     started=$(now_ms)
     until grep -q '^==> Rolling back from' "$1" 2>/dev/null; do
-        [[ "$(unit_state "$2")" == active ]] || return 1
+        [[ "$(unit_state "$2")" == running ]] || return 1
         sleep 0.02
     done
     echo $(($(now_ms) - started))
 }
 
 kills() {
-    local script=$1 count=$2 i=0 n=0 landed=0 out t0 span delay result last status
+    local script=$1 count=$2 i=0 n=0 landed=0 out t0="" span delay result ran last status
     local -A steps=()
-    # One run uninterrupted: how long the part to kill in lasts.
+    # One run uninterrupted: how long its process runs (for restart, the part
+    # from the line that says it rolls back on).
     out="$WORK/out-$script-measure"
     prepare "$script" 1000
-    t0=$(now_ms)
     run_unit "$script" 1000 "$out"
-    if [[ "$script" == restart ]]; then wait_rolling_back "$out" 1000 >/dev/null || true; t0=$(now_ms); fi
-    result=$(wait_unit 1000)
-    span=$(($(now_ms) - t0))
+    if [[ "$script" == restart ]]; then
+        t0=$(now_ms)
+        wait_rolling_back "$out" 1000 >/dev/null || true
+        t0=$(($(now_ms) - t0))
+    fi
+    wait_unit 1000
+    span=$((ran - ${t0:-0}))
     echo "measure $script: ${span} ms, $result (the part killed in)"
-    while ((landed < count && n < count * 3)); do
+    while ((landed < count && n < count * 4)); do
         n=$((n + 1))
         i=$((i + 1))
         out="$WORK/out-$script-$i"
@@ -129,7 +137,7 @@ kills() {
         fi
         sleep "$delay"
         systemctl kill --signal=SIGKILL "faults-kill-$i" 2>/dev/null || true
-        result=$(wait_unit "$i")
+        wait_unit "$i"
         last=$( (grep '^==> ' "$out" 2>/dev/null || true) | tail -n 1 | cut -c 5-30)
         status=$(complete) || { echo "FAIL kill $i of $script at ${delay}s (last step: ${last:-none}): $status"; continue; }
         if [[ "$result" == signal ]]; then
