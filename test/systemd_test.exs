@@ -345,12 +345,16 @@ defmodule MixDeploy.SystemdHostTest do
   @moduletag :systemd_host
   @moduletag timeout: 600_000
 
-  @skip (cond do
-           not File.exists?(@host_script) -> "script/systemd-host is missing"
-           elem(System.cmd("id", ["-u"]), 0) != "0\n" -> "needs root"
-           not File.exists?("/lib/systemd/systemd") -> "needs systemd"
-           true -> nil
-         end)
+  @skip MixDeploy.Requires.missing(
+          __MODULE__,
+          cond do
+            not File.exists?(@host_script) -> "script/systemd-host is missing"
+            not MixDeploy.Requires.root?() -> "needs root (it boots a throwaway systemd host)"
+            not File.exists?("/lib/systemd/systemd") -> "needs systemd (apt-get install systemd)"
+            true -> nil
+          end,
+          "every test of this module (units loaded into a real systemd)"
+        )
   if @skip, do: @moduletag(skip: @skip)
 
   # Ports the test apps listen on, on 127.0.0.1 (the host shares the network).
