@@ -1,7 +1,7 @@
 defmodule Hello.Server do
   @moduledoc """
   A minimal HTTP/1.1 server on `:gen_tcp`: `GET /` answers with the app's
-  version and the `GREETING` from its environment, `GET /slow?ms=N` does so
+  version, the `GREETING` from its environment and its OS pid, `GET /slow?ms=N` does so
   after N milliseconds (for shutdown tests); anything else is a 404. Each
   connection is served by its own process and closed after one response.
 
@@ -139,9 +139,10 @@ defmodule Hello.Server do
     end
   end
 
+  # The OS pid tells the tests which process answered (the old one or the new).
   defp body do
     greeting = System.get_env("GREETING", "(GREETING is not set)")
-    "hello #{version()}\ngreeting: #{greeting}\n"
+    "hello #{version()}\ngreeting: #{greeting}\npid: #{:os.getpid()}\n"
   end
 
   defp version, do: :hello |> Application.spec(:vsn) |> to_string()
