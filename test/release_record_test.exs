@@ -13,20 +13,18 @@ defmodule MixDeploy.ReleaseRecordTest do
 
   @moduletag :tmp_dir
 
-  @root System.cmd("id", ["-u"]) |> elem(0) |> String.trim() == "0"
-  @moduletag skip: !@root && "needs root (deploy-restart runs systemctl as root)"
+  # false runs the tests; a reason skips them (outside CI only: MixDeploy.Requires).
+  @unless_root MixDeploy.Requires.unless_root(
+                 __MODULE__,
+                 "deploy-restart runs systemctl as root, strace follows the deploy",
+                 "every test of the release record"
+               )
+  @moduletag skip: @unless_root
 
   @script_env ~w(RELEASE RELEASE_VSN RELEASE_TAR DESTDIR LOCK_TIMEOUT KEEP_RELEASES SUDO_USER)
 
   setup do
-    Mix.shell(Mix.Shell.Process)
-    saved = for name <- @script_env, do: {name, System.get_env(name)}
-    Enum.each(@script_env, &System.delete_env/1)
-
-    on_exit(fn ->
-      Mix.shell(Mix.Shell.IO)
-      for {k, v} <- saved, do: if(v, do: System.put_env(k, v), else: System.delete_env(k))
-    end)
+    isolate_env(@script_env)
   end
 
   # The scripts of a project foo_bar deploying to dir/srv; `fun` gets the paths.
@@ -56,18 +54,10 @@ defmodule MixDeploy.ReleaseRecordTest do
 
   # A release tar of version `vsn`; with crash: true its service crashes at boot.
   defp tar(site, vsn, opts \\ []) do
-    src = Path.join(site.dir, "src-#{vsn}")
-    File.rm_rf!(src)
-    File.mkdir_p!(Path.join(src, "bin"))
-    File.mkdir_p!(Path.join(src, "releases"))
-    File.write!(Path.join(src, "releases/start_erl.data"), "13.1.5 #{vsn}")
     crash = if opts[:crash], do: "# crash\n", else: ""
-    File.write!(Path.join(src, "bin/foo_bar"), "#!/bin/sh\n#{crash}echo version=#{vsn}\n")
-    File.chmod!(Path.join(src, "bin/foo_bar"), 0o755)
-    for {name, text} <- opts[:extra] || [], do: File.write!(Path.join(src, name), text)
     path = Path.join(site.dir, "foo_bar-#{vsn}#{if opts[:crash], do: "-crash"}.tar.gz")
-    {_, 0} = System.cmd("tar", ["-czf", path, "-C", src, "."])
-    path
+    exe = "#!/bin/sh\n#{crash}echo version=#{vsn}\n"
+    release_tar(Path.join(site.dir, "src-#{vsn}"), path, "foo_bar", vsn, exe, opts[:extra] || [])
   end
 
   defp run(site, script, env \\ []) do
@@ -335,7 +325,15 @@ defmodule MixDeploy.ReleaseRecordTest do
     end
   end
 
+  @no_strace MixDeploy.Requires.missing(
+               __MODULE__,
+               if(System.find_executable("strace"), do: nil, else: "strace is not installed"),
+               "the test of the flush order (script/bootstrap installs strace)"
+             )
+
   describe "a power cut right after a deploy" do
+    @describetag skip: @unless_root || @no_strace
+
     test "the release is on disk before current points to it, and current's dir after",
          %{tmp_dir: dir} do
       site(dir, fn site ->
