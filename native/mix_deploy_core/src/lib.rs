@@ -12,7 +12,9 @@
 //! 3. `spec`: every config key once: its kind, its default, its typed field.
 //! 4. `config`, `kinds`, `shared`: the typed config and where each key was written;
 //!    conversions by kind; the keys both namespaces read.
-//! 5. `domain`, `eval`: validators of what a key means; evaluation of references.
+//! 5. `domain`, `eval`, `overlap`: validators of what a key means; evaluation of
+//!    references; restart_method :overlap's instances, their names and paths, and
+//!    its checks.
 //! 6. `resolve`: raw config to the typed config (the first boundary where keys are
 //!    names).
 //! 7. `units`, `grants`: the unit side's values and whole-config checks; the
@@ -38,6 +40,7 @@ pub mod input;
 pub mod kinds;
 pub mod listen;
 pub mod output;
+pub mod overlap;
 pub mod plan;
 pub mod quote;
 pub mod render;

@@ -8,7 +8,8 @@
 //!
 //! A new kind of unit is one row of `UNIT_KINDS` and its template: every script
 //! that installs, enables, starts, stops, stages, removes or grants units walks
-//! the lists built from that table.
+//! the lists built from that table. A template unit (`<service>@.service`) lists
+//! its instances: each is a unit the scripts act on, without a file of its own.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::features::{Features, Since, SINCE};
+use crate::overlap;
 use crate::spec::SYSTEMD_OUTPUT_DIR;
 use crate::templates;
 use crate::units::{Needs, UnitValues};
@@ -39,6 +41,9 @@ pub const SYSTEMCTL: &str = "/bin/systemctl";
 pub enum UnitKind {
     /// The service itself.
     Service,
+    /// restart_method :overlap: an instance of the service's template unit
+    /// (`<service>@a`, `<service>@b`), which take turns on the socket.
+    Instance,
     /// listen_stream: holds the port while the service restarts.
     Socket,
     /// runtime_environment_service_script: runs before the service.
@@ -63,6 +68,11 @@ struct KindFacts {
     template: &'static str,
     /// Whether the config makes it.
     made: fn(&Config) -> bool,
+    /// A template unit's instances: the units the scripts act on are
+    /// `<service>@<instance>`, and the file is the template's alone. Of the
+    /// instances, deploy-enable enables and deploy-start starts only the live
+    /// one (the one the socket names); deploy-stop stops them all.
+    instances: &'static [&'static str],
     /// deploy-enable enables it (it starts at boot).
     enabled: bool,
     /// deploy-enable also starts it at once (it only watches; starting it starts
@@ -78,13 +88,29 @@ struct KindFacts {
 }
 
 /// Every kind of unit, in the order units are listed everywhere.
-const UNIT_KINDS: [KindFacts; 5] = [
+const UNIT_KINDS: [KindFacts; 6] = [
     KindFacts {
         kind: UnitKind::Service,
         suffix: "",
         file_suffix: ".service",
         template: "service",
-        made: |_| true,
+        made: |c| !overlap::on(c),
+        instances: &[],
+        enabled: true,
+        start_with_enable: false,
+        start_rank: Some(2),
+        stop_rank: Some(2),
+        sudo: true,
+        required_by_service: false,
+    },
+    KindFacts {
+        kind: UnitKind::Instance,
+        suffix: "@",
+        file_suffix: "@.service",
+        // The same template as the service: the unit with its overlap settings.
+        template: "service",
+        made: overlap::on,
+        instances: &overlap::INSTANCES,
         enabled: true,
         start_with_enable: false,
         start_rank: Some(2),
@@ -98,6 +124,7 @@ const UNIT_KINDS: [KindFacts; 5] = [
         file_suffix: ".socket",
         template: "socket",
         made: |c| !c.listen_stream.is_empty(),
+        instances: &[],
         enabled: true,
         start_with_enable: false,
         // First: the service takes its listening socket from it; stopped before
@@ -113,6 +140,7 @@ const UNIT_KINDS: [KindFacts; 5] = [
         file_suffix: "-runtime-environment.service",
         template: "runtime-environment.service",
         made: |c| c.runtime_environment_service_script.is_some(),
+        instances: &[],
         enabled: true,
         start_with_enable: false,
         start_rank: Some(1),
@@ -126,6 +154,7 @@ const UNIT_KINDS: [KindFacts; 5] = [
         file_suffix: "-restart.path",
         template: "restart.path",
         made: |c| c.restart_method == RestartMethod::SystemdFlag,
+        instances: &[],
         enabled: true,
         start_with_enable: true,
         // Last to start and first to stop: a flag change cannot start the service
@@ -141,6 +170,7 @@ const UNIT_KINDS: [KindFacts; 5] = [
         file_suffix: "-restart.service",
         template: "restart.service",
         made: |c| c.restart_method == RestartMethod::SystemdFlag,
+        instances: &[],
         enabled: false,
         start_with_enable: false,
         start_rank: None,
@@ -157,11 +187,14 @@ pub struct Unit {
     pub name: String,
     /// The name after service_name, e.g. `.socket`: scripts print
     /// `"${SERVICE_NAME}<suffix>"` so SERVICE_NAME overrides it like every value.
-    pub suffix: &'static str,
+    pub suffix: String,
     /// The full unit name, as `systemctl enable` takes it, e.g. `foo.service`.
     pub unit_name: String,
-    pub unit_suffix: &'static str,
+    pub unit_suffix: String,
     pub kind: UnitKind,
+    /// An instance of a template unit (`a` in `foo@a`): the scripts enable and
+    /// start it only when it is the live one; null for other units.
+    pub instance: Option<&'static str>,
     pub enabled: bool,
     pub start_with_enable: bool,
     pub started: bool,
@@ -177,6 +210,9 @@ pub struct UnitFile {
     pub template: &'static str,
     /// Whether the config makes it now (else copy-files and enable retire it).
     pub made: bool,
+    /// A template unit's instances as systemctl names them after service_name
+    /// (`@a.service`): retiring the file stops and disables each.
+    pub instances: Vec<String>,
 }
 
 /// The units by kind, as their files are named; null for a kind the config does
@@ -184,6 +220,8 @@ pub struct UnitFile {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UnitNames {
     pub service: Option<String>,
+    /// The template unit of restart_method :overlap, `<service>@.service`.
+    pub instance: Option<String>,
     pub socket: Option<String>,
     pub runtime_environment: Option<String>,
     pub restart_path: Option<String>,
@@ -255,6 +293,12 @@ pub struct Plan {
     pub unit: UnitNames,
     /// `<service>.socket` with listen_stream, else null.
     pub socket_unit: Option<String>,
+    /// restart_method :overlap's facts for the scripts; null for other methods.
+    pub overlap: Option<OverlapPlan>,
+    /// The name of the socket's drop-in naming the live instance, in
+    /// `/etc/systemd/system/<service>.socket.d/` (copy-files removes it when the
+    /// config drops :overlap).
+    pub live_dropin: &'static str,
     /// The release tar the build leaves, relative to the project...
     pub release_tar: String,
     /// ...the same as a shell word of BUILD_PATH, RELEASE_NAME and RELEASE_VSN...
@@ -273,6 +317,24 @@ pub struct Plan {
     /// The unit side's values (serialised at the top level with the rest).
     #[serde(skip)]
     pub unit_values: Option<UnitValues>,
+}
+
+/// restart_method :overlap, as the scripts need it (docs/templates.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct OverlapPlan {
+    /// `a`, `b`: each `<service>@<instance>` runs the release its link
+    /// `<current_dir>-<instance>` points at.
+    pub instances: [&'static str; 2],
+    /// The instance the socket's own Service= names: the live one when no
+    /// drop-in names another (the first start).
+    pub first: &'static str,
+    /// Each instance's runtime directory is `<runtime_dir>/<instance>`, with the
+    /// control socket in it; the hold files are `<runtime_dir>/<hold><instance>`.
+    pub runtime_dir: String,
+    pub control_socket: &'static str,
+    pub hold: &'static str,
+    /// CPUWeight= of the instance booting beside the live one.
+    pub boot_cpu_weight: i64,
 }
 
 /// What only the deploy scripts need.
@@ -299,31 +361,45 @@ impl Plan {
         let features = Features::at(cfg.systemd_version);
         let service = &cfg.service_name;
         let made: Vec<&KindFacts> = UNIT_KINDS.iter().filter(|k| (k.made)(cfg)).collect();
-        let unit = |k: &KindFacts| Unit {
-            name: format!("{service}{}", k.suffix),
-            suffix: k.suffix,
-            unit_name: format!("{service}{}", k.file_suffix),
-            unit_suffix: k.file_suffix,
-            kind: k.kind,
-            enabled: k.enabled,
-            start_with_enable: k.start_with_enable,
-            started: k.start_rank.is_some(),
-            sudo: k.sudo,
+        // The units of a kind: the unit itself, or each instance of a template.
+        let units_of = |k: &KindFacts| -> Vec<Unit> {
+            let one = |suffix: String, unit_suffix: String, instance| Unit {
+                name: format!("{service}{suffix}"),
+                unit_name: format!("{service}{unit_suffix}"),
+                suffix,
+                unit_suffix,
+                kind: k.kind,
+                instance,
+                enabled: k.enabled,
+                start_with_enable: k.start_with_enable,
+                started: k.start_rank.is_some(),
+                sudo: k.sudo,
+            };
+            if k.instances.is_empty() {
+                vec![one(k.suffix.into(), k.file_suffix.into(), None)]
+            } else {
+                k.instances
+                    .iter()
+                    .map(|i| one(instance_suffix(k, i), instance_file_suffix(k, i), Some(*i)))
+                    .collect()
+            }
         };
-        let units: Vec<Unit> = made.iter().map(|k| unit(k)).collect();
+        let units: Vec<Unit> = made.iter().flat_map(|k| units_of(k)).collect();
         let ordered = |rank: fn(&KindFacts) -> Option<u8>| {
             let mut list: Vec<&&KindFacts> = made.iter().filter(|k| rank(k).is_some()).collect();
             list.sort_by_key(|k| rank(k));
-            list.into_iter().map(|k| unit(k)).collect::<Vec<_>>()
+            list.into_iter()
+                .flat_map(|k| units_of(k))
+                .collect::<Vec<_>>()
         };
         let name_of = |kind: UnitKind| {
-            units
-                .iter()
-                .find(|u| u.kind == kind)
-                .map(|u| u.unit_name.clone())
+            made.iter()
+                .find(|k| k.kind == kind)
+                .map(|k| format!("{service}{}", k.file_suffix))
         };
         let names = UnitNames {
             service: name_of(UnitKind::Service),
+            instance: name_of(UnitKind::Instance),
             socket: name_of(UnitKind::Socket),
             runtime_environment: name_of(UnitKind::RuntimeEnvironment),
             restart_path: name_of(UnitKind::RestartPath),
@@ -357,9 +433,23 @@ impl Plan {
                     suffix: k.file_suffix,
                     template: k.template,
                     made: (k.made)(cfg),
+                    instances: k
+                        .instances
+                        .iter()
+                        .map(|i| instance_file_suffix(k, i))
+                        .collect(),
                 })
                 .collect(),
             socket_unit: names.socket.clone(),
+            overlap: overlap::on(cfg).then(|| OverlapPlan {
+                instances: overlap::INSTANCES,
+                first: overlap::INSTANCES[0],
+                runtime_dir: cfg.runtime_dir.clone(),
+                control_socket: overlap::CONTROL_SOCKET,
+                hold: overlap::HOLD,
+                boot_cpu_weight: overlap::BOOT_CPU_WEIGHT,
+            }),
+            live_dropin: overlap::LIVE_DROPIN,
             unit_values: UnitValues::of(cfg, &needs, &features),
             deploy: deploy_plan(cfg, &units),
             units,
@@ -408,6 +498,22 @@ impl Plan {
             .filter(|f| f.made)
             .map(|f| (f.template, f.name.as_str()))
     }
+}
+
+/// An instance's name after service_name, as systemctl takes it: `@a`.
+fn instance_suffix(k: &KindFacts, instance: &str) -> String {
+    format!("{}{instance}", k.suffix)
+}
+
+/// ...and as its unit is named: `@a.service`.
+fn instance_file_suffix(k: &KindFacts, instance: &str) -> String {
+    format!(
+        "{}{instance}{}",
+        k.suffix,
+        k.file_suffix
+            .strip_prefix(k.suffix)
+            .unwrap_or(k.file_suffix)
+    )
 }
 
 /// Where the build leaves the release tar, from its build dir, release name and
@@ -470,6 +576,7 @@ fn deploy_plan(cfg: &Config, units: &[Unit]) -> Option<DeployPlan> {
         RestartMethod::Systemctl => "partials/restart-systemctl",
         RestartMethod::SystemdFlag => "partials/restart-systemd-flag",
         RestartMethod::Touch => "partials/restart-touch",
+        RestartMethod::Overlap => "partials/restart-overlap",
     };
     Some(DeployPlan {
         systemd_output_dir: SYSTEMD_OUTPUT_DIR.replace("{build_path}", &cfg.build_path),

@@ -11,9 +11,11 @@ use serde::Serialize;
 use crate::config::{Config, DirSettings};
 use crate::error::Errors;
 use crate::features::{Features, SINCE};
+use crate::overlap;
+use crate::quote::INSTANCE;
 use crate::quote::{
-    arg_word, exe_word, list_word, needs_quoting, octal_mode, split_prefixes, systemd_env_quote,
-    unit_value,
+    arg_word, exe_word, instance, list_word, needs_quoting, octal_mode, split_prefixes,
+    systemd_env_quote, unit_value,
 };
 use crate::spec::{self, SystemdKeys};
 use crate::values::{Choice, Distribution, ReleaseSystem, ServiceType};
@@ -141,7 +143,8 @@ fn command(value: &Option<String>) -> Option<&str> {
 }
 
 /// The `dirs` of the unit: the configured ones, plus the runtime directory when a
-/// forking service keeps its PID file there (the default), so the file has a place.
+/// forking service keeps its PID file there (the default), so the file has a place,
+/// and under :overlap, where each instance has its control socket.
 fn unit_dir_names(cfg: &Config, s: &SystemdKeys) -> Vec<String> {
     let mut dirs = cfg.dirs.clone();
     let runtime = format!("{}/", cfg.runtime_dir);
@@ -149,10 +152,21 @@ fn unit_dir_names(cfg: &Config, s: &SystemdKeys) -> Vec<String> {
         .pid_file
         .as_ref()
         .is_some_and(|p| p.starts_with(&runtime));
-    if s.service_type == ServiceType::Forking && pid_in_runtime {
+    if s.service_type == ServiceType::Forking && pid_in_runtime || overlap::on(cfg) {
         push_unique(&mut dirs, ["runtime".to_string()]);
     }
     dirs
+}
+
+/// The runtime directory as the main process sees it: under :overlap each
+/// instance's own, `<runtime_dir>/%i` (one both shared would be removed when
+/// either instance stops).
+fn runtime_dir(cfg: &Config) -> String {
+    if overlap::on(cfg) {
+        overlap::instance_dir(&cfg.runtime_dir)
+    } else {
+        cfg.runtime_dir.clone()
+    }
 }
 
 /// Every Environment= assignment of the main unit, quoted, one name once (a later
@@ -179,7 +193,11 @@ fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
         .collect();
     listed.sort_by_key(|d| d.dir.env_order);
     for d in listed {
-        vars.push((d.dir.var.into(), d.path.to_string()));
+        let path = match d.dir.name {
+            "runtime" => runtime_dir(cfg),
+            _ => d.path.to_string(),
+        };
+        vars.push((d.dir.var.into(), path));
     }
     // The app user cannot write the release directory (and under paranoia nobody
     // can), yet a daemon (forking) writes its pipes and logs there: point the
@@ -187,7 +205,7 @@ fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
     let forking = s.service_type == ServiceType::Forking;
     if s.paranoia || forking {
         let scratch = if has("runtime") {
-            cfg.runtime_dir.clone()
+            runtime_dir(cfg)
         } else {
             "/tmp".to_string()
         };
@@ -207,6 +225,22 @@ fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
     for (name, value) in user_vars {
         vars.retain(|(n, _)| *n != name);
         vars.push((name, value));
+    }
+    if overlap::on(cfg) {
+        // The instance's contract with the app (docs/systemd.md), and a node name
+        // of its own: set last, so env_vars cannot make the two instances alike.
+        let instance_vars = [
+            ("OVERLAP_INSTANCE", INSTANCE.to_string()),
+            (
+                "OVERLAP_CONTROL_SOCKET",
+                format!("{}/{}", runtime_dir(cfg), overlap::CONTROL_SOCKET),
+            ),
+            ("RELEASE_NODE", overlap::node_name(cfg)),
+        ];
+        for (name, value) in instance_vars {
+            vars.retain(|(n, _)| n.as_str() != name);
+            vars.push((name.into(), value));
+        }
     }
     vars
 }
@@ -237,7 +271,10 @@ fn managed_dirs(cfg: &Config, s: &SystemdKeys, features: &Features) -> Vec<UnitD
         .map(|d| UnitDir {
             name: d.dir.name,
             directive: d.dir.directive,
-            directory: d.directory.to_string(),
+            directory: match d.dir.name {
+                "runtime" if overlap::on(cfg) => instance(&overlap::instance_dir(d.directory)),
+                _ => d.directory.to_string(),
+            },
             mode: octal_mode(d.mode),
             preserve: (d.dir.name == "runtime" && features.runtime_directory_preserve)
                 .then(|| cfg.runtime_directory_preserve.name()),
@@ -301,6 +338,17 @@ pub struct UnitValues {
     pub unit_private_tmp: bool,
     pub unit_protect_home: &'static str,
     pub unit_protect_system: &'static str,
+    /// RestartSec=: restart_sec, else under :overlap 1 (its start limit is off).
+    pub unit_restart_sec: Option<i64>,
+    /// restart_method :overlap's template unit: its ExecStartPost= (null otherwise).
+    pub unit_overlap: Option<UnitOverlap>,
+}
+
+/// What the template unit of restart_method :overlap adds to the service's.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitOverlap {
+    /// `ExecStartPost=`: POST /accept for an instance systemd starts on its own.
+    pub exec_start_post: String,
 }
 
 impl UnitValues {
@@ -314,7 +362,7 @@ impl UnitValues {
         let env_quoted = cfg.env_vars.iter().map(|a| systemd_env_quote(a)).collect();
         let unit_env = environment(cfg, s)
             .iter()
-            .map(|(n, v)| systemd_env_quote(&format!("{n}={v}")))
+            .map(|(n, v)| instance(&systemd_env_quote(&format!("{n}={v}"))))
             .collect();
         let env_files = cfg.env_files.iter().map(|f| unit_value(f)).collect();
         let pid_file = match (s.service_type, &cfg.pid_file) {
@@ -349,6 +397,12 @@ impl UnitValues {
             unit_private_tmp: view.private_tmp,
             unit_protect_home: view.protect_home,
             unit_protect_system: view.protect_system,
+            unit_restart_sec: s
+                .restart_sec
+                .or(overlap::on(cfg).then_some(overlap::RESTART_SEC)),
+            unit_overlap: overlap::on(cfg).then(|| UnitOverlap {
+                exec_start_post: overlap::exec_start_post(cfg),
+            }),
         })
     }
 }
@@ -391,17 +445,23 @@ fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String], features: &Features
         &cfg.release_name,
         &s.start_command,
     );
+    // Under :overlap each instance runs the release its own link points at.
+    let current = match overlap::on(cfg) {
+        true => overlap::instance_path(&cfg.current_dir),
+        false => cfg.current_dir.clone(),
+    };
     let exec_start = if s.exec_start == default {
-        let release = in_root(format!("{}/bin/{}", cfg.current_dir, cfg.release_name));
+        let release = in_root(format!("{current}/bin/{}", cfg.release_name));
         let command = arg_word(&s.start_command);
-        match wrap {
+        let line = match wrap {
             Some(wrap) => format!(
                 "{} {} {command}",
                 command_line(wrap.trim(), paths),
                 arg_word(&release)
             ),
             None => format!("{} {command}", exe_word(&release)),
-        }
+        };
+        instance(&line)
     } else {
         command_line(&s.exec_start, paths)
     };
@@ -427,7 +487,10 @@ fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String], features: &Features
         exec_start,
         exec_start_pre,
         exec_stop: command(&s.exec_stop).map(|c| command_line(c, paths)),
-        working_dir: unit_value(&in_root(s.working_dir.clone())),
+        working_dir: match s.working_dir == cfg.current_dir {
+            true => instance(&unit_value(&in_root(current))),
+            false => unit_value(&in_root(s.working_dir.clone())),
+        },
         runtime_environment_exec: cfg
             .runtime_environment_service_script
             .as_deref()
