@@ -290,6 +290,9 @@ pub struct Plan {
     pub stop_units: Vec<Unit>,
     /// Every unit file of this service, made or not.
     pub unit_files: Vec<UnitFile>,
+    /// The service's own unit file after service_name: `.service`, or the
+    /// template unit's `@.service` (restart_method :overlap).
+    pub service_file_suffix: &'static str,
     pub unit: UnitNames,
     /// `<service>.socket` with listen_stream, else null.
     pub socket_unit: Option<String>,
@@ -424,6 +427,10 @@ impl Plan {
             systemctl: SYSTEMCTL,
             features,
             feature_since: SINCE,
+            service_file_suffix: made
+                .iter()
+                .find(|k| matches!(k.kind, UnitKind::Service | UnitKind::Instance))
+                .map_or(".service", |k| k.file_suffix),
             start_units: ordered(|k| k.start_rank),
             stop_units: ordered(|k| k.stop_rank),
             unit_files: UNIT_KINDS
