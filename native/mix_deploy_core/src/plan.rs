@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::features::{Features, Since, SINCE};
 use crate::spec::SYSTEMD_OUTPUT_DIR;
 use crate::templates;
-use crate::units::{Needs, UnitValues};
+use crate::units::{self, Needs, UnitValues};
 use crate::values::{CopyFile, ReleaseSystem, RestartMethod, ACCOUNT_VARS};
 
 /// Marks files this tool wrote, so stale ones can be told from a user's own: it is
@@ -43,6 +43,9 @@ pub enum UnitKind {
     Socket,
     /// runtime_environment_service_script: runs before the service.
     RuntimeEnvironment,
+    /// Root's work before the service starts, without the env files a lower
+    /// account can write: tmp_dir, the copies of env files, setup_exec_start.
+    Setup,
     /// restart_method :systemd_flag: watches the flag file...
     RestartPath,
     /// ...and restarts the service when it changes.
@@ -78,7 +81,7 @@ struct KindFacts {
 }
 
 /// Every kind of unit, in the order units are listed everywhere.
-const UNIT_KINDS: [KindFacts; 5] = [
+const UNIT_KINDS: [KindFacts; 6] = [
     KindFacts {
         kind: UnitKind::Service,
         suffix: "",
@@ -118,6 +121,21 @@ const UNIT_KINDS: [KindFacts; 5] = [
         start_rank: Some(1),
         stop_rank: Some(3),
         sudo: true,
+        required_by_service: true,
+    },
+    KindFacts {
+        kind: UnitKind::Setup,
+        suffix: "-setup.service",
+        file_suffix: "-setup.service",
+        template: "setup.service",
+        made: |c| units::setup_made(c),
+        // Started by the service's Requires=, stopped and restarted with it
+        // (PartOf=): nothing enables, starts, stops or grants it by name.
+        enabled: false,
+        start_with_enable: false,
+        start_rank: None,
+        stop_rank: None,
+        sudo: false,
         required_by_service: true,
     },
     KindFacts {
@@ -186,6 +204,7 @@ pub struct UnitNames {
     pub service: Option<String>,
     pub socket: Option<String>,
     pub runtime_environment: Option<String>,
+    pub setup: Option<String>,
     pub restart_path: Option<String>,
     pub restart_service: Option<String>,
 }
@@ -326,6 +345,7 @@ impl Plan {
             service: name_of(UnitKind::Service),
             socket: name_of(UnitKind::Socket),
             runtime_environment: name_of(UnitKind::RuntimeEnvironment),
+            setup: name_of(UnitKind::Setup),
             restart_path: name_of(UnitKind::RestartPath),
             restart_service: name_of(UnitKind::RestartService),
         };
