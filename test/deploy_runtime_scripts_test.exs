@@ -253,6 +253,36 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
       end
     end
 
+    test "run as root, they become the app before reading an env file: its code runs as the app, a root-only one stops them",
+         %{tmp_dir: dir, root: root} do
+      env_file = Path.join([root, "srv", "etc", "environment"])
+
+      {s, record} =
+        release_setup(root, dir, env_files: [[:deploy_dir, "/etc/environment"]], env_vars: [])
+
+      File.mkdir_p!(Path.dirname(env_file))
+      traversable(Path.dirname(env_file))
+      # Shell code in an env file (set-env sources them) runs as whoever sources it.
+      File.write!(env_file, "X=$(id -un)\nPORT=$(id -u)\n")
+      File.chmod!(env_file, 0o644)
+
+      for script <- ["migrate", "seed", "custom-function", "remote-console"] do
+        File.write!(record, "")
+        args = if script == "custom-function", do: ["Foo.x()"], else: []
+        {out, 0} = run_script(s[script], args)
+        assert File.read!(record) =~ "user=nobody\n", "#{script}: #{out}"
+        assert File.read!(record) =~ "X=nobody\nPORT=65534\n", "#{script}: #{out}"
+      end
+
+      # Only root can read it: as the app it cannot, and nothing runs.
+      File.chmod!(env_file, 0o600)
+      File.write!(record, "")
+      {out, status} = run_script(s["migrate"])
+      assert status != 0
+      assert out =~ "error: cannot read env file #{env_file} as nobody"
+      assert File.read!(record) == ""
+    end
+
     test "distillery: custom commands migrate and seed, eval, remote_console", %{
       tmp_dir: dir,
       root: root
