@@ -305,6 +305,9 @@ pub struct DeployPlan {
     pub scripts: Vec<String>,
     /// The units the sudoers file covers, `:` escaped for sudoers.
     pub sudoers_units: Vec<String>,
+    /// What the sudoers file grants: exactly the systemctl commands the
+    /// generated scripts run with sudo (`start <unit>`, ...), `:` escaped.
+    pub sudo_commands: Vec<String>,
     pub copy_files: Vec<CopyFilePlan>,
     /// The partial deploy-restart includes for restart_method: it defines
     /// restart_service.
@@ -381,7 +384,7 @@ impl Plan {
                 .collect(),
             socket_unit: names.socket.clone(),
             unit_values: UnitValues::of(cfg, &needs, &features),
-            deploy: deploy_plan(cfg, &units),
+            deploy: deploy_plan(cfg, &units, &ordered(|k| k.start_rank), &ordered(|k| k.stop_rank)),
             units,
             unit: names,
             release_tar,
@@ -473,7 +476,45 @@ fn dir_specs(cfg: &Config) -> Vec<DirSpec> {
         .collect()
 }
 
-fn deploy_plan(cfg: &Config, units: &[Unit]) -> Option<DeployPlan> {
+/// The systemctl commands the scripts in templates run through sudo when not
+/// root (partials/systemctl-run): deploy-start starts the units it starts,
+/// deploy-stop stops the units it stops, and deploy-restart restarts the service
+/// (restart_method :systemctl) or starts it when it is down (:touch; :systemd_flag
+/// touches the flag instead). Nothing else: no status (below systemd 247 it
+/// opens a pager as root), no restart of the socket.
+fn sudo_commands(
+    enabled: &BTreeMap<String, bool>,
+    method: RestartMethod,
+    start: &[Unit],
+    stop: &[Unit],
+    service: &str,
+) -> Vec<String> {
+    let on = |t: &str| enabled.get(t).copied().unwrap_or(false);
+    let mut commands: Vec<(&str, &str)> = Vec::new();
+    if on("start") {
+        commands.extend(start.iter().filter(|u| u.sudo).map(|u| ("start", u.name.as_str())));
+    }
+    if on("stop") {
+        commands.extend(stop.iter().filter(|u| u.sudo).map(|u| ("stop", u.name.as_str())));
+    }
+    if on("restart") {
+        match method {
+            RestartMethod::Systemctl => commands.push(("restart", service)),
+            RestartMethod::Touch => commands.push(("start", service)),
+            RestartMethod::SystemdFlag => {}
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (verb, unit) in commands {
+        let line = format!("{verb} {}", unit.replace(':', "\\:"));
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
+fn deploy_plan(cfg: &Config, units: &[Unit], start: &[Unit], stop: &[Unit]) -> Option<DeployPlan> {
     let d = cfg.deploy()?;
     let mut enabled = BTreeMap::new();
     for (name, _) in templates::DEPLOY {
@@ -491,7 +532,15 @@ fn deploy_plan(cfg: &Config, units: &[Unit]) -> Option<DeployPlan> {
         RestartMethod::SystemdFlag => "partials/restart-systemd-flag",
         RestartMethod::Touch => "partials/restart-touch",
     };
+    let sudo_commands = sudo_commands(
+        &enabled,
+        cfg.restart_method,
+        start,
+        stop,
+        &cfg.service_name,
+    );
     Some(DeployPlan {
+        sudo_commands,
         systemd_output_dir: SYSTEMD_OUTPUT_DIR.replace("{build_path}", &cfg.build_path),
         enabled,
         scripts: d
