@@ -393,16 +393,10 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
       File.write!(Path.join([bucket, "sub", "db.conf"]), "db\n")
       stage = Path.join(root, "stage")
       target = Path.join(stage, "etc/foo-bar")
-      File.mkdir_p!(target)
-      File.chown!(target, 65_534)
-      # Root-only places outside, and links to them where the config goes.
-      outside = Path.join(root, "outside")
-      File.mkdir_p!(outside)
-      File.chmod!(outside, 0o700)
-      File.write!(Path.join(outside, "keep"), "root's\n")
-      File.write!(Path.join(root, "root-file"), "root's\n")
+      # Links to root-only places where the config goes.
+      {outside, root_file} = root_only_places(root, target)
       File.ln_s!(outside, Path.join(target, "sub"))
-      File.ln_s!(Path.join(root, "root-file"), Path.join(target, "environment"))
+      File.ln_s!(root_file, Path.join(target, "environment"))
       File.ln_s!(outside, Path.join(target, "stray"))
 
       env = [
@@ -413,12 +407,7 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
       ]
 
       assert {_, 0} = run_script(s["sync-config-s3"], [], env)
-      assert files(outside) == ["keep"]
-      assert File.read!(Path.join(outside, "keep")) == "root's\n"
-      assert %{uid: 0, mode: mode} = File.stat!(outside)
-      assert Bitwise.band(mode, 0o7777) == 0o700
-      assert File.read!(Path.join(root, "root-file")) == "root's\n"
-      assert %{uid: 0} = File.stat!(Path.join(root, "root-file"))
+      assert_untouched(outside, root_file)
       assert files(target) == ["environment", "sub", "sub/db.conf"]
       assert %{type: :regular} = File.lstat!(Path.join(target, "environment"))
       assert %{type: :directory} = File.lstat!(Path.join(target, "sub"))
@@ -501,13 +490,7 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
       # The cookie goes below a directory nobody (standing in for the deploy
       # user, who owns the app's home deploy_dir) owns, where it put links.
       home = Path.join(root, "deployhome")
-      File.mkdir_p!(home)
-      File.chown!(home, 65_534)
-      outside = Path.join(root, "outside")
-      File.mkdir_p!(outside)
-      File.chmod!(outside, 0o700)
-      root_file = Path.join(root, "root-file")
-      File.write!(root_file, "root's\n")
+      {outside, root_file} = root_only_places(root, home)
       File.ln_s!(outside, Path.join(home, "sub"))
       File.ln_s!(root_file, Path.join(home, ".erlang.cookie"))
 
@@ -532,11 +515,7 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
         refute out =~ "S3CRET"
       end
 
-      assert files(outside) == []
-      assert %{uid: 0, mode: mode} = File.stat!(outside)
-      assert Bitwise.band(mode, 0o7777) == 0o700
-      assert File.read!(root_file) == "root's\n"
-      assert %{uid: 0} = File.stat!(root_file)
+      assert_untouched(outside, root_file)
     end
 
     test "rejects a value with a newline; names the parameter from APPLICATION_NAME & co",
@@ -812,6 +791,29 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
     path = Path.join(root, "instance-#{System.unique_integer([:positive])}.json")
     File.write!(path, data)
     [{"CLOUD_INIT_INSTANCE_DATA", path}, {"DESTDIR", destdir}]
+  end
+
+  # A directory `owned` by nobody (standing in for the deploy user), and two
+  # places only root may touch: a dir with one file, and a file.
+  defp root_only_places(root, owned) do
+    File.mkdir_p!(owned)
+    File.chown!(owned, 65_534)
+    outside = Path.join(root, "outside")
+    File.mkdir_p!(outside)
+    File.chmod!(outside, 0o700)
+    File.write!(Path.join(outside, "keep"), "root's\n")
+    root_file = Path.join(root, "root-file")
+    File.write!(root_file, "root's\n")
+    {outside, root_file}
+  end
+
+  defp assert_untouched(outside, root_file) do
+    assert files(outside) == ["keep"]
+    assert File.read!(Path.join(outside, "keep")) == "root's\n"
+    assert %{uid: 0, mode: mode} = File.stat!(outside)
+    assert Bitwise.band(mode, 0o7777) == 0o700
+    assert File.read!(root_file) == "root's\n"
+    assert %{uid: 0} = File.stat!(root_file)
   end
 
   # Everything under dir, relative, sorted.
