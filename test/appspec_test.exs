@@ -1,8 +1,8 @@
 defmodule MixDeploy.AppspecTest do
   @moduledoc """
   The generated appspec.yml: read back for several template sets (by the YAML
-  subset reader the end-to-end agent uses, and by PyYAML too when it is
-  installed, which must read the same document), hooks only for enabled
+  subset reader the end-to-end agent uses, and by PyYAML, which must read the
+  same document; without PyYAML only outside CI), hooks only for enabled
   templates in the lifecycle order, values that stay strings; and
   deploy-stage-files staging everything it names.
   """
@@ -12,18 +12,21 @@ defmodule MixDeploy.AppspecTest do
 
   @moduletag :tmp_dir
 
-  @pyyaml (case System.find_executable("python3") do
-             nil -> false
-             py -> match?({_, 0}, System.cmd(py, ["-c", "import yaml"], stderr_to_stdout: true))
-           end)
+  # PyYAML (python3-yaml, installed by script/bootstrap) reads every appspec too.
+  @pyyaml !MixDeploy.Requires.missing(
+            __MODULE__,
+            case System.find_executable("python3") do
+              nil ->
+                "python3 is not installed"
 
-  unless @pyyaml do
-    IO.puts(:stderr, """
-
-    #{inspect(__MODULE__)}: python3 with PyYAML is not installed: the appspec is
-    read by test/support/appspec_yaml.ex only, not also by a full YAML library.
-    """)
-  end
+              py ->
+                case System.cmd(py, ["-c", "import yaml"], stderr_to_stdout: true) do
+                  {_, 0} -> nil
+                  _ -> "python3 has no PyYAML (apt-get install python3-yaml)"
+                end
+            end,
+            "PyYAML's reading of every appspec (test/support/appspec_yaml.ex reads them alone)"
+          )
 
   # The reference documentation's agent example, plus validate-service.
   @agent ~w(stop create-users create-dirs clean-target extract-release set-perms migrate enable

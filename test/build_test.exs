@@ -168,7 +168,24 @@ defmodule MixDeploy.BuildTest do
     end
 
     test "two compiles at once store one whole entry", ctx do
-      fake_toolchain(ctx, "1.80.0")
+      # Each cargo waits (up to 30 s) until the other one has started too, so both
+      # compiles miss the cache, build, and store the same key at the same time.
+      arrived = Path.join(ctx.tmp, "arrived")
+      File.mkdir_p!(arrived)
+
+      fake_toolchain(ctx, "1.80.0", """
+      touch '#{arrived}'/"$$"
+      n=0
+      while [ "$(ls '#{arrived}' | wc -l)" -lt 2 ]; do
+          n=$((n + 1))
+          if [ "$n" -gt 300 ]; then
+              echo "fake cargo: the other compile never reached cargo: the builds did not overlap" >&2
+              exit 1
+          fi
+          sleep 0.1
+      done
+      """)
+
       pkgs = Enum.map(~w(one two), &package(ctx, &1, %{}))
 
       results =
@@ -177,10 +194,11 @@ defmodule MixDeploy.BuildTest do
         |> Enum.map(&Task.await(&1, 60_000))
 
       for {out, status} <- results do
-        assert status == 0
+        assert status == 0, out
         assert out =~ "NIF answered"
       end
 
+      assert cargo_builds(ctx) == 2
       assert [entry] = Path.wildcard(Path.join(ctx.cache, "builds/*"))
       assert File.ls!(Path.join(ctx.cache, "builds")) == [Path.basename(entry)]
       assert File.read!(Path.join(entry, "libmix_deploy_nif.so")) == File.read!(@real_lib)

@@ -14,22 +14,12 @@ defmodule MixDeploy.DeploySetupScriptsTest do
   @scripts ~w(start stop restart enable create-users create-dirs init-local copy-files
               set-perms clean-target stage-files sync-assets-s3)
 
-  @root System.cmd("id", ["-u"]) |> elem(0) |> String.trim() == "0"
-  # false runs the tests; a reason skips them.
-  @unless_root !@root &&
-                 "needs root (chown, useradd, running the scripts as they run in production)"
-
-  unless @root do
-    IO.puts(:stderr, """
-
-    ************************************************************************
-    * #{inspect(__MODULE__)}: NOT RUNNING AS ROOT.
-    * Tests that run create-dirs, copy-files, create-users, init-local,
-    * set-perms, clean-target and the systemctl wrappers are SKIPPED:
-    * they #{@unless_root}.
-    ************************************************************************
-    """)
-  end
+  # false runs the tests; a reason skips them (outside CI only: MixDeploy.Requires).
+  @unless_root MixDeploy.Requires.unless_root(
+                 __MODULE__,
+                 "chown, useradd, running the scripts as they run in production",
+                 "the tests that run create-dirs, copy-files, create-users, init-local, set-perms, clean-target and the systemctl wrappers"
+               )
 
   # The reference documentation's complete example, plus the systemd side's dirs
   # and env settings (the deploy side reads them for set-env).

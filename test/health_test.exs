@@ -16,19 +16,12 @@ defmodule MixDeploy.HealthTest do
 
   @moduletag :tmp_dir
 
-  @root System.cmd("id", ["-u"]) |> elem(0) |> String.trim() == "0"
-  @unless_root !@root && "needs root (restart runs systemctl as root, chown, runuser)"
-
-  unless @root do
-    IO.puts(:stderr, """
-
-    ************************************************************************
-    * #{inspect(__MODULE__)}: NOT RUNNING AS ROOT.
-    * Tests that run deploy-restart and deploy-copy-files are SKIPPED: they
-    * #{@unless_root}.
-    ************************************************************************
-    """)
-  end
+  # false runs the tests; a reason skips them (outside CI only: MixDeploy.Requires).
+  @unless_root MixDeploy.Requires.unless_root(
+                 __MODULE__,
+                 "restart runs systemctl as root, chown, runuser",
+                 "the tests that run deploy-restart and deploy-copy-files"
+               )
 
   @show "systemctl show -p LoadState -p ActiveState -p SubState -p Result -p MainPID -p NRestarts -p InvocationID -- foo-bar"
   @old "20240101000000"

@@ -141,20 +141,61 @@ defmodule MixDeploy.SystemdTest do
 
   defp assert_info(message), do: assert_received({:mix_shell, :info, [^message]})
 
-  # `systemd-analyze verify` findings other than executables missing on this machine.
-  defp verify_findings(dir, names) do
+  # `systemd-analyze verify` of the units: {its findings other than commands that
+  # are not executable, the paths of those commands (sorted, each once)}. No release
+  # is installed on this machine, so what the units run is missing here; the tests
+  # compare those paths with the ones the config names, so that a unit running a
+  # wrong path (ExecStart= included) fails. verify checks the first command of each
+  # Exec*= setting.
+  defp verify(dir, names) do
     {out, _} =
       System.cmd("systemd-analyze", ["verify" | Enum.map(names, &Path.join(dir, &1))],
         stderr_to_stdout: true,
         env: [{"SYSTEMD_LOG_COLOR", "0"}]
       )
 
-    out
-    |> String.split("\n", trim: true)
-    |> Enum.reject(
-      &Regex.match?(~r/^[^:]+: Command .+ is not executable: No such file or directory$/, &1)
-    )
+    lines = String.split(out, "\n", trim: true)
+    not_executable = ~r/^[^:]+: Command (.+) is not executable: No such file or directory$/
+
+    {missing, other} = Enum.split_with(lines, &Regex.match?(not_executable, &1))
+    paths = for line <- missing, do: Regex.run(not_executable, line) |> List.last()
+    {other, paths |> Enum.uniq() |> Enum.sort()}
   end
+
+  # The release's command, where the units' deploy_dir puts it.
+  @release_exe "/srv/foo-bar/current/bin/foo_bar"
+
+  # The commands each fixture's units run first in an Exec*= setting, from its
+  # config (@release_exe unless listed). reference's deploy-sync-config-s3 is its
+  # second ExecStartPre=, after the tmp dir's install.
+  @fixture_commands %{
+    runtime_environment: [@release_exe, "/srv/foo-bar/bin/deploy-runtime-environment-file"],
+    # RootDirectory= is the release: its own /bin.
+    chroot: ["/bin/foo_bar"],
+    systemd_219: [@release_exe, "/srv/foo-bar/bin/env"],
+    # Its ExecStartPre=, and exec_start_wrap, which runs the release.
+    hostile: [
+      "/srv/my apps $HOME 100%/foo-bar/bin/sync",
+      "/srv/my apps $HOME 100%/foo-bar/bin/wrap"
+    ]
+  }
+
+  # The same for the examples of mix_systemd's README (tests/mix_systemd_readme.rs),
+  # from what each example configures.
+  @readme_commands %{
+    "configuration" => ["/opt/foo-bar/current/bin/foo_bar"],
+    "chroot" => ["/bin/foo_bar"],
+    "copying_files" => ["/srv/foo-bar/bin/deploy-sync-config-s3", @release_exe],
+    "distillery" => ["/srv/foo-bar/bin/deploy-sync-config-s3", @release_exe],
+    # "This would run the script /srv/foo/bin/start-migrate" instead of the release.
+    "exec_start" => ["/srv/foo-bar/bin/start-migrate"],
+    "exec_start_wrap" => ["/srv/foo-bar/bin/deploy-runtime-environment-wrap"],
+    "expand_keys" => ["/srv/foo-bar/bin/myscript", @release_exe],
+    "runtime_environment_service" => [
+      "/srv/foo-bar/bin/deploy-runtime-environment-file",
+      @release_exe
+    ]
+  }
 
   defp exposure(path) do
     {out, _} =
@@ -165,14 +206,18 @@ defmodule MixDeploy.SystemdTest do
   end
 
   describe "mix systemd.generate" do
-    test "every fixture's units pass systemd-analyze verify (only missing executables)", %{
-      tmp_dir: tmp
-    } do
+    test "every fixture's units pass systemd-analyze verify, missing only the commands the config names",
+         %{tmp_dir: tmp} do
       for {name, config} <- fixtures() do
         dir = Path.join(tmp, to_string(name))
         units = generate(dir, :foo_bar, config)
         assert Map.has_key?(units, "foo-bar.service"), "#{name}: #{inspect(Map.keys(units))}"
-        assert verify_findings(Path.join(dir, unit_dir()), Map.keys(units)) == [], "#{name}"
+        expected = Enum.sort(Map.get(@fixture_commands, name, [@release_exe]))
+        {other, missing} = verify(Path.join(dir, unit_dir()), Map.keys(units))
+        assert other == [], "#{name}: #{Enum.join(other, "\n")}"
+
+        assert missing == expected,
+               "#{name}: not executable: #{inspect(missing)}, expected #{inspect(expected)}"
 
         for {file, text} <- units do
           refute text =~ "\n\n\n", "#{name}/#{file}: a run of blank lines"
@@ -180,16 +225,24 @@ defmodule MixDeploy.SystemdTest do
       end
     end
 
-    # mix_systemd's README examples, rendered by native/mix_deploy_core/tests/mix_systemd_readme.rs.
-    test "every mix_systemd README example's units pass systemd-analyze verify" do
+    # The examples transcribed from mix_systemd's README, rendered by
+    # native/mix_deploy_core/tests/mix_systemd_readme.rs into tests/readme_golden.
+    test "the units of the transcribed mix_systemd README examples pass systemd-analyze verify, missing only the commands they name" do
       golden = Path.expand("../native/mix_deploy_core/tests/readme_golden", __DIR__)
       dirs = Path.wildcard(Path.join(golden, "*"))
       assert length(dirs) >= 20
+      examples = Enum.map(dirs, &Path.basename/1)
+      assert Map.keys(@readme_commands) -- examples == []
 
       for dir <- dirs do
         names = dir |> File.ls!() |> Enum.sort()
         assert "foo-bar.service" in names, dir
-        assert verify_findings(dir, names) == [], Path.basename(dir)
+        expected = Enum.sort(Map.get(@readme_commands, Path.basename(dir), [@release_exe]))
+        {other, missing} = verify(dir, names)
+        assert other == [], "#{Path.basename(dir)}: #{Enum.join(other, "\n")}"
+
+        assert missing == expected,
+               "#{Path.basename(dir)}: not executable: #{inspect(missing)}, expected #{inspect(expected)}"
       end
     end
 
@@ -370,12 +423,16 @@ defmodule MixDeploy.SystemdHostTest do
   @moduletag :systemd_host
   @moduletag timeout: 600_000
 
-  @skip (cond do
-           not File.exists?(@host_script) -> "script/systemd-host is missing"
-           elem(System.cmd("id", ["-u"]), 0) != "0\n" -> "needs root"
-           not File.exists?("/lib/systemd/systemd") -> "needs systemd"
-           true -> nil
-         end)
+  @skip MixDeploy.Requires.missing(
+          __MODULE__,
+          cond do
+            not File.exists?(@host_script) -> "script/systemd-host is missing"
+            not MixDeploy.Requires.root?() -> "needs root (it boots a throwaway systemd host)"
+            not File.exists?("/lib/systemd/systemd") -> "needs systemd (apt-get install systemd)"
+            true -> nil
+          end,
+          "every test of this module (units loaded into a real systemd)"
+        )
   if @skip, do: @moduletag(skip: @skip)
 
   # Ports the test apps listen on, on 127.0.0.1 (the host shares the network).

@@ -31,8 +31,10 @@ defmodule Hello.MixProject do
   end
 
   # `mix deploy`: build a release, then deploy and restart it on this machine.
+  # `mix test`: the tests start hello in VMs of their own (test/overlap_test.exs).
   defp aliases do
     [
+      test: "test --no-start",
       deploy: [
         "release --overwrite",
         "cmd sudo bin/deploy-release",

@@ -4,8 +4,10 @@
 # client has made MAX requests, or MAX_SECONDS have passed (all three bound it).
 # Every request gets up to 30 s (a restart keeps it waiting in the backlog); a
 # failure is anything but HTTP 200 with a body naming a version.
-# Prints one line: "requests=N failed=M slowest_ms=S" and, for each failure, a
-# line "failure: <curl exit> <http code> <seconds> <error>" on stderr (the first 10).
+# Prints one line: "requests=N failed=M slowest_ms=S by_pid=P1:N1,P2:N2" (how
+# many answers named each OS pid in a "pid: P" line, by pid; "none" for answers
+# without one) and, for each failure, a line
+# "failure: <curl exit> <http code> <seconds> <error>" on stderr (the first 10).
 #
 #   test/support/http_load.sh URL STOP CLIENTS MAX MAX_SECONDS
 set -u
@@ -18,12 +20,13 @@ out=$(mktemp -d)
 trap 'rm -rf -- "$out"' EXIT
 
 client() { # N
-    local n=0 started=$SECONDS line status
+    local n=0 started=$SECONDS line status pid
     while [[ ! -e "$stop" ]] && ((n < max && SECONDS - started < max_seconds)); do
         status=0
         line=$(curl -sS --max-time 30 -o "$out/body.$1" -w '%{http_code} %{time_total}' "$url" 2>"$out/err.$1") || status=$?
         if [[ "$status" == 0 && "$line" == 200\ * ]] && grep -q '^[a-z_]* [0-9][0-9.]*$' "$out/body.$1"; then
-            echo "ok ${line#* }" >>"$out/log.$1"
+            pid=$(sed -n 's/^pid: \([0-9][0-9]*\)$/\1/p' "$out/body.$1")
+            echo "ok ${line#* } ${pid:-none}" >>"$out/log.$1"
         else
             echo "failure ${status} ${line:-000 0} $(tr '\n' ' ' <"$out/err.$1")" >>"$out/log.$1"
         fi
@@ -39,6 +42,11 @@ done
 wait "${pids[@]}"
 cat "$out"/log.* 2>/dev/null | awk '
     { n++; t = ($1 == "ok") ? $2 : $4; if (t > slowest) slowest = t }
+    $1 == "ok" { by_pid[$3]++ }
     $1 != "ok" { failed++; if (failed <= 10) print "failure: " substr($0, 9) > "/dev/stderr" }
     END { if (failed > 10) print "(" failed - 10 " more failures)" > "/dev/stderr" }
-    END { printf "requests=%d failed=%d slowest_ms=%d\n", n, failed, slowest * 1000 }'
+    END {
+        pids = ""
+        for (p in by_pid) pids = pids (pids == "" ? "" : ",") p ":" by_pid[p]
+        printf "requests=%d failed=%d slowest_ms=%d by_pid=%s\n", n, failed, slowest * 1000, pids
+    }'

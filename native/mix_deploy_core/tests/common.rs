@@ -33,14 +33,49 @@ pub fn input_in(pairs: &[(&str, Value)], project_dir: &str) -> String {
     .to_string()
 }
 
+/// Whether this run rewrites the golden files: only `UPDATE_GOLDEN=1` does, and
+/// never under CI (a rewrite there would turn every difference into a pass).
+/// Unset, empty or `0` compares; any other value is a mistake and stops the test.
+pub fn update_golden() -> bool {
+    update_golden_from(
+        std::env::var_os("UPDATE_GOLDEN").as_deref(),
+        std::env::var_os("CI").as_deref(),
+    )
+    .unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// [`update_golden`] on given values of UPDATE_GOLDEN and CI.
+pub fn update_golden_from(
+    update: Option<&std::ffi::OsStr>,
+    ci: Option<&std::ffi::OsStr>,
+) -> Result<bool, String> {
+    let rewrite = match update.map(|v| v.to_str()) {
+        None | Some(Some("" | "0")) => false,
+        Some(Some("1")) => true,
+        Some(other) => {
+            return Err(format!(
+                "UPDATE_GOLDEN={}: set UPDATE_GOLDEN=1 to rewrite the golden files, or unset it to compare with them",
+                other.unwrap_or("(not UTF-8)")
+            ))
+        }
+    };
+    if rewrite && ci.is_some_and(|v| !v.is_empty()) {
+        return Err(
+            "UPDATE_GOLDEN=1 with CI set: CI compares with the golden files and never rewrites them"
+                .to_string(),
+        );
+    }
+    Ok(rewrite)
+}
+
 /// Compares generated `files` (path relative to `dir`, contents) with the golden
-/// files in `dir`, or rewrites `dir` from them when UPDATE_GOLDEN is set. Returns
-/// one message per difference, prefixed with `label`: a changed, missing or no
-/// longer generated file.
+/// files in `dir`, or rewrites `dir` from them when [`update_golden`] says so.
+/// Returns one message per difference, prefixed with `label`: a changed, missing
+/// or no longer generated file.
 pub fn check_golden(label: &str, dir: &std::path::Path, files: &[(String, String)]) -> Vec<String> {
     use std::fs;
     let mut failures = Vec::new();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if update_golden() {
         let _ = fs::remove_dir_all(dir);
         for (rel, contents) in files {
             let path = dir.join(rel);

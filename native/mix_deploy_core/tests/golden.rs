@@ -1,7 +1,8 @@
 //! Golden outputs: every file generated for each fixture config under
 //! tests/fixtures/<name>.json is compared with tests/golden/<name>/. After an
 //! intended change, regenerate with `UPDATE_GOLDEN=1 cargo test --test golden` and
-//! review the diff before committing.
+//! review the diff before committing. Only `UPDATE_GOLDEN=1` rewrites, never with CI
+//! set; script/test fails when a run changed the golden files.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -65,4 +66,23 @@ fn outputs_match_golden_files() {
         failures.extend(check_golden(&name, &golden_dir, &render_fixture(&fixture)));
     }
     assert!(failures.is_empty(), "{}\n(after an intended change: UPDATE_GOLDEN=1 cargo test --test golden, then review the diff)", failures.join("\n"));
+}
+
+#[test]
+fn only_update_golden_1_rewrites_and_never_under_ci() {
+    use common::update_golden_from;
+    use std::ffi::OsStr;
+    let v = |s: &'static str| Some(OsStr::new(s));
+    assert_eq!(update_golden_from(None, None), Ok(false));
+    assert_eq!(update_golden_from(v(""), None), Ok(false));
+    assert_eq!(update_golden_from(v("0"), None), Ok(false));
+    assert_eq!(update_golden_from(v("0"), v("true")), Ok(false));
+    assert_eq!(update_golden_from(v("1"), None), Ok(true));
+    assert_eq!(update_golden_from(v("1"), v("")), Ok(true));
+    for bad in ["yes", "true", "2", " 1"] {
+        let err = update_golden_from(v(bad), None).unwrap_err();
+        assert!(err.contains(&format!("UPDATE_GOLDEN={bad}:")), "{err}");
+    }
+    let err = update_golden_from(v("1"), v("true")).unwrap_err();
+    assert!(err.contains("CI set"), "{err}");
 }

@@ -1,10 +1,13 @@
-//! Every example config of mix_systemd's README (../shared/reference/
-//! mix_systemd-README.md in the workspace) as a fixture: each generates, matches its
-//! golden units (tests/readme_golden/<example>/), and produces what the README says
-//! it does. Where we deviate on purpose, docs/systemd.md ("Differences from
-//! mix_systemd") says so and the assertion here pins our behaviour. After an
-//! intended change: `UPDATE_GOLDEN=1 cargo test --test mix_systemd_readme`, then
-//! review the diff.
+//! Configs transcribed by hand from the examples of mix_systemd's README (a copy
+//! is ../shared/reference/mix_systemd-README.md in the workspace, not in this
+//! repository), one fixture per example or section, in `examples()` below: each
+//! generates, matches its golden units (tests/readme_golden/<example>/), and
+//! produces what the README says it does. The test does not read the README: an
+//! example left out when transcribing, or one the README adds or changes later,
+//! goes unnoticed here; compare `examples()` with the README by hand. Where we
+//! deviate on purpose, docs/systemd.md ("Differences from mix_systemd") says so and
+//! the assertion here pins our behaviour. After an intended change:
+//! `UPDATE_GOLDEN=1 cargo test --test mix_systemd_readme`, then review the diff.
 
 mod common;
 
@@ -19,8 +22,8 @@ use serde_json::{json, Value};
 
 type Pairs = Vec<(&'static str, Value)>;
 
-/// The README's examples, by section, as written (the README's own syntax slips,
-/// a missing comma and an unquoted `REPLACE_OS_VARS=true`, fixed).
+/// The README's examples, by section, transcribed by hand as written (the README's
+/// own syntax slips, a missing comma and an unquoted `REPLACE_OS_VARS=true`, fixed).
 fn examples() -> Vec<(&'static str, Pairs)> {
     vec![
         // "The library tries to choose reasonable defaults, so you may not need to
@@ -363,7 +366,7 @@ fn golden_dir() -> PathBuf {
 }
 
 #[test]
-fn every_readme_example_generates_and_matches_its_golden_units() {
+fn each_transcribed_readme_example_generates_and_matches_its_golden_units() {
     let mut failures = Vec::new();
     for (name, pairs) in examples() {
         let (files, warnings) = units(&pairs);

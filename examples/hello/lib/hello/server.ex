@@ -1,7 +1,7 @@
 defmodule Hello.Server do
   @moduledoc """
   A minimal HTTP/1.1 server on `:gen_tcp`: `GET /` answers with the app's
-  version and the `GREETING` from its environment, `GET /slow?ms=N` does so
+  version, the `GREETING` from its environment and its OS pid, `GET /slow?ms=N` does so
   after N milliseconds (for shutdown tests); anything else is a 404. Each
   connection is served by its own process and closed after one response.
 
@@ -9,6 +9,11 @@ defmodule Hello.Server do
   socket systemd passes as file descriptor 3 (`LISTEN_FDS`, `LISTEN_PID`), so
   the port stays open while the service restarts. Otherwise it binds
   127.0.0.1:`PORT` itself.
+
+  As an overlap instance (`Hello.Overlap`) two of these run: the control
+  listener (`control: path`) serves the same routes on a private unix socket,
+  plus `POST /accept`; the public one (`await_accept: true`) takes fd 3 only
+  after that request.
   """
 
   use Task, restart: :permanent, shutdown: 5_000
@@ -18,41 +23,60 @@ defmodule Hello.Server do
   @listen_fds_start 3
 
   def start_link(opts) do
-    Task.start_link(__MODULE__, :listen, [opts[:port], opts[:connections]])
+    Task.start_link(__MODULE__, :listen, [opts])
   end
 
   @doc false
-  def listen(port, connections) do
+  def listen(opts) do
     # Exits from the supervisor arrive as messages, checked between accepts: a
     # connection accepted when shutdown begins is still handed to its process.
     Process.flag(:trap_exit, true)
-    {:ok, socket, where} = open(port)
+    from = if opts[:await_accept], do: Hello.Overlap.await_accept()
+    {:ok, socket, where} = open(opts)
     Logger.info("hello #{version()} listening on #{where}")
-    accept(socket, connections)
+    if opts[:await_accept], do: Hello.Overlap.accepting(from)
+    accept(socket, opts[:connections], opts[:control] != nil)
   end
 
-  @doc "The listening socket: systemd's when it passed one, else a bound port."
-  def open(port) do
+  @doc """
+  The listening socket: the control socket, fd 3 for an overlap instance,
+  systemd's when it passed one, else a bound port.
+  """
+  def open(opts) do
     options = [:binary, packet: :http_bin, active: false]
 
-    case systemd_fd() do
-      {:ok, fd} ->
-        # Port 0 and no :ip: the socket is bound already. The inet backend
-        # needs :inet6 for an IPv6 socket (else einval), so try both families.
-        with {:error, :einval} <- :gen_tcp.listen(0, [{:fd, fd} | options]) do
-          :gen_tcp.listen(0, [:inet6, {:fd, fd} | options])
-        end
-        |> case do
-          {:ok, socket} ->
-            {:ok, socket, "fd #{fd} from systemd (#{sockname(socket)})"}
+    cond do
+      path = opts[:control] ->
+        # A socket file left by a crash would make the listen fail (eaddrinuse).
+        _ = File.rm(path)
+        {:ok, socket} = :gen_tcp.listen(0, [:local, ifaddr: {:local, path}] ++ options)
+        {:ok, socket, "control socket #{path}"}
 
-          {:error, reason} ->
-            raise "cannot use the socket systemd passed as fd #{fd}: #{inspect(reason)}"
-        end
+      opts[:await_accept] ->
+        open_fd(@listen_fds_start, options)
 
-      :none ->
+      fd = systemd_fd() ->
+        open_fd(fd, options)
+
+      true ->
+        port = opts[:port]
         {:ok, socket} = :gen_tcp.listen(port, [reuseaddr: true, ip: {127, 0, 0, 1}] ++ options)
         {:ok, socket, "127.0.0.1:#{port}"}
+    end
+  end
+
+  defp open_fd(fd, options) do
+    # Port 0 and no :ip: the socket is bound already. The inet backend
+    # needs :inet6 for an IPv6 socket (else einval), so try both families.
+    with {:error, :einval} <- :gen_tcp.listen(0, [{:fd, fd} | options]) do
+      :gen_tcp.listen(0, [:inet6, {:fd, fd} | options])
+    end
+    |> case do
+      {:ok, socket} ->
+        {:ok, socket, "fd #{fd} from systemd (#{sockname(socket)})"}
+
+      {:error, reason} ->
+        raise "cannot use the socket systemd passed as fd #{fd}: #{inspect(reason)}"
     end
   end
 
@@ -61,9 +85,9 @@ defmodule Hello.Server do
     with pid when is_binary(pid) <- System.get_env("LISTEN_PID"),
          true <- pid == List.to_string(:os.getpid()),
          {fds, ""} when fds >= 1 <- Integer.parse(System.get_env("LISTEN_FDS", "")) do
-      {:ok, @listen_fds_start}
+      @listen_fds_start
     else
-      _ -> :none
+      _ -> nil
     end
   end
 
@@ -74,18 +98,22 @@ defmodule Hello.Server do
     end
   end
 
-  defp accept(socket, connections) do
+  defp accept(socket, connections, control) do
     receive do
       {:EXIT, _from, reason} ->
         :gen_tcp.close(socket)
         exit(reason)
+
+      # POST /accept again: this listener accepts already.
+      {:accept, from} ->
+        Hello.Overlap.reply(from)
     after
       0 -> :ok
     end
 
     case :gen_tcp.accept(socket, 100) do
       {:ok, client} ->
-        {:ok, pid} = Task.Supervisor.start_child(connections, fn -> serve(client) end)
+        {:ok, pid} = Task.Supervisor.start_child(connections, fn -> serve(client, control) end)
         :ok = :gen_tcp.controlling_process(client, pid)
         send(pid, :go)
 
@@ -93,16 +121,26 @@ defmodule Hello.Server do
         :ok
     end
 
-    accept(socket, connections)
+    accept(socket, connections, control)
   end
 
-  defp serve(client) do
+  defp serve(client, control) do
     receive do
       :go -> :ok
     end
 
+    # A release built with `config :hello, answer_500: true` boots but answers
+    # every request with HTTP 500: the release that must fail its health check.
+    answer_500 = Application.get_env(:hello, :answer_500, false)
+
     reply =
       case read_request(client) do
+        {:ok, :POST, "/accept"} when control ->
+          accept_reply()
+
+        {:ok, _method, _path} when answer_500 ->
+          response(500, "Internal Server Error", "answer_500 is set\n")
+
         {:ok, :GET, "/"} ->
           response(200, "OK", body())
 
@@ -122,6 +160,16 @@ defmodule Hello.Server do
     :gen_tcp.close(client)
   end
 
+  defp accept_reply do
+    case Hello.Overlap.accept() do
+      :ok ->
+        response(200, "OK", "accepting\n")
+
+      {:error, reason} ->
+        response(503, "Service Unavailable", "not accepting: #{inspect(reason)}\n")
+    end
+  end
+
   defp read_request(client) do
     with {:ok, {:http_request, method, {:abs_path, path}, _}} <- :gen_tcp.recv(client, 0, 5000),
          :ok <- skip_headers(client) do
@@ -139,9 +187,10 @@ defmodule Hello.Server do
     end
   end
 
+  # The OS pid tells the tests which process answered (the old one or the new).
   defp body do
     greeting = System.get_env("GREETING", "(GREETING is not set)")
-    "hello #{version()}\ngreeting: #{greeting}\n"
+    "hello #{version()}\ngreeting: #{greeting}\npid: #{:os.getpid()}\n"
   end
 
   defp version, do: :hello |> Application.spec(:vsn) |> to_string()
