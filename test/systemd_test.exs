@@ -166,9 +166,9 @@ defmodule MixDeploy.SystemdTest do
   @release_exe "/srv/foo-bar/current/bin/foo_bar"
 
   # The commands each fixture's units run first in an Exec*= setting, from its
-  # config (@release_exe unless listed). reference's deploy-sync-config-s3 is its
-  # second ExecStartPre=, after the tmp dir's install.
+  # config (@release_exe unless listed). The setup units run /bin/sh.
   @fixture_commands %{
+    reference: [@release_exe, "/srv/foo-bar/bin/deploy-sync-config-s3"],
     runtime_environment: [@release_exe, "/srv/foo-bar/bin/deploy-runtime-environment-file"],
     # RootDirectory= is the release: its own /bin.
     chroot: ["/bin/foo_bar"],

@@ -384,7 +384,12 @@ impl Plan {
                 .collect(),
             socket_unit: names.socket.clone(),
             unit_values: UnitValues::of(cfg, &needs, &features),
-            deploy: deploy_plan(cfg, &units, &ordered(|k| k.start_rank), &ordered(|k| k.stop_rank)),
+            deploy: deploy_plan(
+                cfg,
+                &units,
+                &ordered(|k| k.start_rank),
+                &ordered(|k| k.stop_rank),
+            ),
             units,
             unit: names,
             release_tar,
@@ -492,10 +497,19 @@ fn sudo_commands(
     let on = |t: &str| enabled.get(t).copied().unwrap_or(false);
     let mut commands: Vec<(&str, &str)> = Vec::new();
     if on("start") {
-        commands.extend(start.iter().filter(|u| u.sudo).map(|u| ("start", u.name.as_str())));
+        commands.extend(
+            start
+                .iter()
+                .filter(|u| u.sudo)
+                .map(|u| ("start", u.name.as_str())),
+        );
     }
     if on("stop") {
-        commands.extend(stop.iter().filter(|u| u.sudo).map(|u| ("stop", u.name.as_str())));
+        commands.extend(
+            stop.iter()
+                .filter(|u| u.sudo)
+                .map(|u| ("stop", u.name.as_str())),
+        );
     }
     if on("restart") {
         match method {
@@ -532,13 +546,7 @@ fn deploy_plan(cfg: &Config, units: &[Unit], start: &[Unit], stop: &[Unit]) -> O
         RestartMethod::SystemdFlag => "partials/restart-systemd-flag",
         RestartMethod::Touch => "partials/restart-touch",
     };
-    let sudo_commands = sudo_commands(
-        &enabled,
-        cfg.restart_method,
-        start,
-        stop,
-        &cfg.service_name,
-    );
+    let sudo_commands = sudo_commands(&enabled, cfg.restart_method, start, stop, &cfg.service_name);
     Some(DeployPlan {
         sudo_commands,
         systemd_output_dir: SYSTEMD_OUTPUT_DIR.replace("{build_path}", &cfg.build_path),

@@ -135,7 +135,10 @@ fn ansible_writes_three_playbooks_in_the_project_root() {
     for playbook in [&deploy, &rollback] {
         assert!(!playbook.contains("/srv/foo-bar/bin"), "{playbook}");
         assert!(playbook.contains("FLEET_SCRIPT_restart:"), "{playbook}");
-        assert!(playbook.contains("\"${fleet_bin}/${PREFIX}restart\""), "{playbook}");
+        assert!(
+            playbook.contains("\"${fleet_bin}/${PREFIX}restart\""),
+            "{playbook}"
+        );
     }
     let setup = std::fs::read_to_string(dir.path().join("ansible/setup.yml")).unwrap();
     assert!(setup.contains("- !unsafe bin/deploy-init-local"), "{setup}");

@@ -378,7 +378,11 @@ fn sudoers_grants(pairs: &[(&str, Value)]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let mut pairs = pairs.to_vec();
     pairs.push(("sudo_deploy", json!(true)));
-    api::generate(&input_in(&pairs, dir.path().to_str().unwrap()), Side::Deploy).unwrap();
+    api::generate(
+        &input_in(&pairs, dir.path().to_str().unwrap()),
+        Side::Deploy,
+    )
+    .unwrap();
     let text = std::fs::read_to_string(
         dir.path()
             .join("_build/prod/deploy/etc/sudoers.d/deploy-foo-bar"),
@@ -410,7 +414,10 @@ fn sudoers_grants_exactly_what_the_scripts_in_templates_run_with_sudo() {
     );
     // :touch starts a stopped service; :systemd_flag touches the flag (no sudo).
     assert_eq!(
-        sudoers_grants(&[("templates", json!(["restart"])), ("restart_method", a("touch"))]),
+        sudoers_grants(&[
+            ("templates", json!(["restart"])),
+            ("restart_method", a("touch"))
+        ]),
         ["/bin/systemctl start foo-bar"]
     );
     assert_eq!(
