@@ -757,9 +757,12 @@ defmodule MixDeploy.SystemdHostTest do
              "/run/sdt-h-setup/env-2 (ignore_errors=yes)"
            ]
 
+    # systemctl shows the arguments as stored, a $ still doubled (it becomes one
+    # when the command runs).
     copy = show(ctx, "sdt-h-setup", "ExecStart")
-    assert copy =~ "#{deploy_dir}/etc/environment /run/sdt-h-setup/env-1 optional root root "
-    assert copy =~ "#{deploy_dir}/etc/missing /run/sdt-h-setup/env-2 optional root root "
+    stored = String.replace(deploy_dir, "$", "$$")
+    assert copy =~ "#{stored}/etc/environment /run/sdt-h-setup/env-1 optional root root "
+    assert copy =~ "#{stored}/etc/missing /run/sdt-h-setup/env-2 optional root root "
 
     after_units = show(ctx, "sdt-h", "After") |> String.split()
     assert "network.target" in after_units and "local-fs.target" in after_units
