@@ -407,7 +407,10 @@ defmodule MixDeploy.HealthTest do
       {deploy, env} = site(dir, [{@new, "0.2.0"}])
       sc = fake_systemctl(Path.join(dir, "fake"), ["failed failed 0 0 a exit-code"])
       {out, 1} = run(script, patient([{"SYSTEMCTL", sc} | env]))
-      assert out =~ "no release older than #{@new} (version 0.2.0) in"
+
+      assert out =~
+               "no release to roll back to from #{@new} (version 0.2.0): no release was current before"
+
       assert current(deploy) == "releases/#{@new}"
     end
 

@@ -15,17 +15,7 @@ defmodule MixDeploy.ReleaseTest do
                  DEPLOY_USER APP_GROUP MARK_FILE)
 
   setup do
-    Mix.shell(Mix.Shell.Process)
-    saved = for name <- @script_env, do: {name, System.get_env(name)}
-    Enum.each(@script_env, &System.delete_env/1)
-
-    on_exit(fn ->
-      Mix.shell(Mix.Shell.IO)
-
-      for {name, value} <- saved do
-        if value, do: System.put_env(name, value), else: System.delete_env(name)
-      end
-    end)
+    isolate_env(@script_env)
   end
 
   # A scratch project `foo_bar` with the three scripts generated and deploy_dir
@@ -51,26 +41,17 @@ defmodule MixDeploy.ReleaseTest do
   # _build/prod/foo_bar-<vsn>.tar.gz (or at `:tar`), as `mix release` with
   # steps: [:assemble, :tar] would leave it.
   defp build(site, vsn, opts \\ []) do
-    src = Path.join(site.project, "src/#{vsn}")
-    File.rm_rf!(src)
-    File.mkdir_p!(Path.join(src, "bin"))
-    File.mkdir_p!(Path.join(src, "releases/#{vsn}"))
-    File.write!(Path.join(src, "VERSION"), vsn)
-    # As mix release writes it: "ERTS_VSN APP_VSN".
-    File.write!(Path.join(src, "releases/start_erl.data"), "13.1.5 #{vsn}")
-    exe = Path.join(src, "bin/foo_bar")
+    tar = opts[:tar] || Path.join(site.project, "_build/prod/foo_bar-#{vsn}.tar.gz")
 
-    File.write!(exe, """
+    exe = """
     #!/bin/sh
     root=$(cd "$(dirname "$0")/.." && pwd -P)
     printf 'version=%s\\n' "$(cat "$root/VERSION")"
-    """)
+    """
 
-    File.chmod!(exe, 0o700)
-    tar = opts[:tar] || Path.join(site.project, "_build/prod/foo_bar-#{vsn}.tar.gz")
-    File.mkdir_p!(Path.dirname(tar))
-    {_, 0} = System.cmd("tar", ["-czf", tar, "-C", src, "."])
-    tar
+    release_tar(Path.join(site.project, "src/#{vsn}"), tar, "foo_bar", vsn, exe, [
+      {"VERSION", vsn}
+    ])
   end
 
   defp script(site, name, env \\ []) do
@@ -461,7 +442,10 @@ defmodule MixDeploy.ReleaseTest do
 
         {out, status} = script(site, "rollback")
         assert status != 0
-        assert out =~ "no release older than #{r1}"
+
+        assert out =~
+                 "no release to roll back to from #{r1} (version 0.1.0): no release was current before #{r1}"
+
         assert link(site) == "releases/#{r1}"
 
         {out, 0} = script(site, "rollback", [{"RELEASE", r3}])
@@ -547,7 +531,10 @@ defmodule MixDeploy.ReleaseTest do
         [only] = releases(site)
         {out, status} = script(site, "rollback")
         assert status != 0
-        assert out =~ "no release older than #{only}"
+
+        assert out =~
+                 "no release to roll back to from #{only} (version 0.1.0): no release was current before"
+
         assert link(site) == "releases/#{only}"
       end)
     end
@@ -630,7 +617,7 @@ defmodule MixDeploy.ReleaseTest do
         assert current_version(site) == "version=0.1.0"
 
         error =
-          assert_raise Mix.Error, ~r/^no release older than #{r1}/, fn ->
+          assert_raise Mix.Error, ~r/^no release to roll back to from #{r1} /, fn ->
             mix("deploy.local.rollback")
           end
 

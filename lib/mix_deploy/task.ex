@@ -156,6 +156,7 @@ defmodule MixDeploy.Task do
       System.find_executable("bash") || Mix.raise("bash not found: the deploy scripts need it")
 
     dir = private_dir!()
+    clear_stale_dirs(dir)
 
     try do
       path = Path.join(dir, "deploy-#{name}")
@@ -191,6 +192,24 @@ defmodule MixDeploy.Task do
 
       {:error, reason} ->
         Mix.raise("cannot create a temporary directory #{dir}: #{:file.format_error(reason)}")
+    end
+  end
+
+  # What a run killed before its clean-up left: the private dirs of this user
+  # (the owner of `ours`) whose OS process is gone. Only where /proc says which
+  # processes live.
+  defp clear_stale_dirs(ours) do
+    tmp = Path.dirname(ours)
+    uid = File.lstat!(ours).uid
+
+    with true <- File.dir?("/proc/self"), {:ok, names} <- File.ls(tmp) do
+      for name <- names,
+          [_, pid] <- [Regex.run(~r/^mix_deploy-(\d+)-\d+$/, name)],
+          not File.exists?("/proc/#{pid}"),
+          path = Path.join(tmp, name),
+          match?({:ok, %File.Stat{type: :directory, uid: ^uid}}, File.lstat(path)) do
+        File.rm_rf(path)
+      end
     end
   end
 

@@ -53,6 +53,44 @@ defmodule MixDeploy.Scratch do
     project
   end
 
+  @doc """
+  Writes a stand-in release tar at `tar`, as `mix release` with steps:
+  [:assemble, :tar] would leave one: `bin/<name>` with the shell script `exe`,
+  `releases/start_erl.data` naming `vsn`, and `files` (`{path, contents}`).
+  It is built in `src`, emptied first. Returns `tar`.
+  """
+  def release_tar(src, tar, name, vsn, exe, files \\ []) do
+    File.rm_rf!(src)
+    for dir <- ["bin", "releases/#{vsn}"], do: File.mkdir_p!(Path.join(src, dir))
+    # As mix release writes it: "ERTS_VSN APP_VSN".
+    File.write!(Path.join(src, "releases/start_erl.data"), "13.1.5 #{vsn}")
+    for {path, text} <- files, do: File.write!(Path.join(src, path), text)
+    File.write!(Path.join(src, "bin/#{name}"), exe)
+    File.chmod!(Path.join(src, "bin/#{name}"), 0o700)
+    File.mkdir_p!(Path.dirname(tar))
+    {_, 0} = System.cmd("tar", ["-czf", tar, "-C", src, "."])
+    tar
+  end
+
+  @doc """
+  For a test's setup: the Mix shell becomes `Mix.Shell.Process` and the
+  environment variables `names` are unset (the runner's cannot leak into the
+  scripts); both are put back when the test ends.
+  """
+  def isolate_env(names) do
+    Mix.shell(Mix.Shell.Process)
+    saved = for name <- names, do: {name, System.get_env(name)}
+    Enum.each(names, &System.delete_env/1)
+
+    ExUnit.Callbacks.on_exit(fn ->
+      Mix.shell(Mix.Shell.IO)
+
+      for {name, value} <- saved do
+        if value, do: System.put_env(name, value), else: System.delete_env(name)
+      end
+    end)
+  end
+
   @doc "Runs a Mix task fresh (tasks run once per VM otherwise)."
   def mix(task, args \\ []), do: Mix.Task.rerun(task, args)
 

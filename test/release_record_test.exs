@@ -1,0 +1,437 @@
+defmodule MixDeploy.ReleaseRecordTest do
+  @moduledoc """
+  Each release's record and what reads it: the rollback choice (deploy-rollback
+  and deploy-restart's automatic rollback), the health outcome deploy-restart
+  records, pruning around failed releases, the history, and what killed runs
+  leave behind. Run as root against a deploy_dir in a temp dir, with small fake
+  release tars whose bin/foo_bar prints its version; deploy-restart talks to a
+  fake systemctl whose service crashes when current's bin/foo_bar says so. The
+  real thing, with kills and a full disk: test/e2e/faults.
+  """
+  use ExUnit.Case, async: false
+  import MixDeploy.Scratch
+
+  @moduletag :tmp_dir
+
+  # false runs the tests; a reason skips them (outside CI only: MixDeploy.Requires).
+  @unless_root MixDeploy.Requires.unless_root(
+                 __MODULE__,
+                 "deploy-restart runs systemctl as root, strace follows the deploy",
+                 "every test of the release record"
+               )
+  @moduletag skip: @unless_root
+
+  @script_env ~w(RELEASE RELEASE_VSN RELEASE_TAR DESTDIR LOCK_TIMEOUT KEEP_RELEASES SUDO_USER)
+
+  setup do
+    isolate_env(@script_env)
+  end
+
+  # The scripts of a project foo_bar deploying to dir/srv; `fun` gets the paths.
+  defp site(dir, config \\ [], fun) do
+    project = Path.join(dir, "project")
+    deploy = Path.join(dir, "srv")
+    templates = ~w(release rollback restart extract-release)
+
+    in_project(
+      project,
+      :foo_bar,
+      [deploy: [templates: templates, deploy_dir: deploy] ++ config],
+      fn ->
+        mix("deploy.generate")
+
+        fun.(%{
+          dir: dir,
+          bin: Path.join(project, "bin"),
+          deploy: deploy,
+          releases: Path.join(deploy, "releases"),
+          current: Path.join(deploy, "current"),
+          systemctl: fake_systemctl(Path.join(dir, "fake"), Path.join(deploy, "current"))
+        })
+      end
+    )
+  end
+
+  # A release tar of version `vsn`; with crash: true its service crashes at boot.
+  defp tar(site, vsn, opts \\ []) do
+    crash = if opts[:crash], do: "# crash\n", else: ""
+    path = Path.join(site.dir, "foo_bar-#{vsn}#{if opts[:crash], do: "-crash"}.tar.gz")
+    exe = "#!/bin/sh\n#{crash}echo version=#{vsn}\n"
+    release_tar(Path.join(site.dir, "src-#{vsn}"), path, "foo_bar", vsn, exe, opts[:extra] || [])
+  end
+
+  defp run(site, script, env \\ []) do
+    System.cmd(Path.join(site.bin, "deploy-#{script}"), [],
+      env: env,
+      stderr_to_stdout: true,
+      cd: site.dir
+    )
+  end
+
+  # Deploys a tar of `vsn` (a new release); returns its name.
+  defp deploy!(site, vsn, opts \\ []) do
+    {out, 0} = run(site, "release", [{"RELEASE_TAR", tar(site, vsn, opts)}])
+    [_, name] = Regex.run(~r/==> Deployed (\S+);/, out)
+    name
+  end
+
+  # deploy-restart against the fake systemctl; no settle window.
+  defp restart(site, env \\ []) do
+    run(site, "restart", [{"SYSTEMCTL", site.systemctl}, {"HEALTH_CHECK_SETTLE", "0"} | env])
+  end
+
+  # A fake systemctl: `show` reports the service running as a new process after
+  # each restart, or crash-looping when current's bin/foo_bar has "# crash".
+  defp fake_systemctl(dir, current) do
+    File.mkdir_p!(dir)
+    path = Path.join(dir, "systemctl")
+
+    File.write!(path, """
+    #!/bin/bash
+    echo "systemctl $*" >>'#{dir}/calls'
+    case "$1" in
+        restart) echo x >>'#{dir}/restarts' ;;
+        show)
+            n=$(wc -l <'#{dir}/restarts' 2>/dev/null || echo 0)
+            if grep -q '^# crash' '#{current}/bin/foo_bar'; then
+                printf 'LoadState=loaded\\nActiveState=activating\\nSubState=auto-restart\\nResult=exit-code\\nMainPID=0\\nNRestarts=1\\nInvocationID=i%s\\n' "$n"
+            else
+                printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\nResult=success\\nMainPID=%s\\nNRestarts=0\\nInvocationID=i%s\\n' "$((100 + n))" "$n"
+            fi
+            ;;
+    esac
+    exit 0
+    """)
+
+    File.chmod!(path, 0o755)
+    path
+  end
+
+  defp record(site, name) do
+    site.releases
+    |> Path.join("#{name}/.deploy-record")
+    |> File.read!()
+    |> String.split("\n", trim: true)
+    |> Enum.reject(&String.starts_with?(&1, "#"))
+    |> Map.new(fn line -> line |> String.split("=", parts: 2) |> List.to_tuple() end)
+  end
+
+  defp current(site), do: site.current |> File.read_link!() |> Path.basename()
+
+  defp releases(site) do
+    site.releases |> File.ls!() |> Enum.filter(&(&1 =~ ~r/^\d{14}(-\d\d)?$/)) |> Enum.sort()
+  end
+
+  defp history(site) do
+    site.deploy |> Path.join(".deploy-history") |> File.read!() |> String.split("\n", trim: true)
+  end
+
+  describe "the record" do
+    test "says version, tar sha256, when, by whom and what was current; no group write",
+         %{tmp_dir: dir} do
+      site(dir, fn site ->
+        first = deploy!(site, "0.1.0")
+        t = tar(site, "0.2.0")
+        {out, 0} = run(site, "release", [{"RELEASE_TAR", t}, {"SUDO_USER", "alice"}])
+        [_, second] = Regex.run(~r/==> Deployed (\S+);/, out)
+
+        {sum, 0} = System.cmd("sha256sum", [t])
+        rec = record(site, second)
+        assert rec["format"] == "1"
+        assert rec["release"] == second
+        assert rec["version"] == "0.2.0"
+        assert rec["tar_sha256"] == sum |> String.split() |> hd()
+        assert rec["deployed_at"] =~ ~r/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/
+        assert rec["deployed_by"] == "alice"
+        assert rec["previous"] == first
+        refute Map.has_key?(rec, "health")
+        assert record(site, first)["previous"] == ""
+        assert record(site, first)["deployed_by"] == "root"
+
+        stat = File.stat!(Path.join([site.releases, second, ".deploy-record"]))
+        # Readable by the app group (like the release), writable by no one else.
+        assert Bitwise.band(stat.mode, 0o777) == 0o640
+
+        sha = rec["tar_sha256"]
+
+        assert [
+                 "deploy release=#{first} version=0.1.0 by=root tar_sha256=#{record(site, first)["tar_sha256"]}",
+                 "deploy release=#{second} version=0.2.0 from=#{first} by=alice tar_sha256=#{sha}"
+               ] == Enum.map(history(site), &(&1 |> String.split(" ", parts: 2) |> List.last()))
+      end)
+    end
+
+    test "is read, never sourced: a value outside its pattern is unknown", %{tmp_dir: dir} do
+      site(dir, fn site ->
+        first = deploy!(site, "0.1.0")
+        second = deploy!(site, "0.2.0")
+        marker = Path.join(dir, "ran")
+        path = Path.join([site.releases, second, ".deploy-record"])
+        # A record the deploy user rewrote: a command substitution and a bogus previous.
+        File.write!(path, "previous=$(touch #{marker})\nhealth=ok; touch #{marker}\n")
+
+        {out, 0} = run(site, "rollback")
+        refute File.exists?(marker)
+        # No previous known: the release older by name, as for a release without a record.
+        assert out =~
+                 "==> Rolling back to #{first} (version 0.1.0): it was current before #{second}"
+      end)
+    end
+
+    test "a tar with a member named like the record is refused", %{tmp_dir: dir} do
+      site(dir, fn site ->
+        deploy!(site, "0.1.0")
+        t = tar(site, "0.2.0", extra: [{".deploy-record", "health=ok\n"}])
+        {out, status} = run(site, "release", [{"RELEASE_TAR", t}])
+        assert status != 0
+        assert out =~ "member '.deploy-record' has the name of the record the deploy writes"
+        assert length(releases(site)) == 1
+      end)
+    end
+  end
+
+  describe "deploy-restart records the outcome and rolls back by the record" do
+    test "two broken releases in a row both go back to 0.1.0, and a good one deploys",
+         %{tmp_dir: dir} do
+      site(dir, fn site ->
+        good = deploy!(site, "0.1.0")
+        {_, 0} = restart(site)
+        assert record(site, good)["health"] == "ok"
+        assert record(site, good)["health_at"] =~ ~r/Z$/
+
+        bad1 = deploy!(site, "0.2.0", crash: true)
+        {out, 1} = restart(site)
+
+        assert out =~
+                 "==> Rolling back from #{bad1} (version 0.2.0) to #{good} (version 0.1.0) (it was current before #{bad1})"
+
+        assert current(site) == good
+        assert record(site, bad1)["health"] == "failed"
+        assert record(site, good)["health"] == "ok"
+
+        # Deployed while 0.1.0 is current: its record says so, and the rollback
+        # goes there, not to the newer, failed 0.2.0.
+        bad2 = deploy!(site, "0.3.0", crash: true)
+        assert record(site, bad2)["previous"] == good
+        {out, 1} = restart(site)
+        assert out =~ "rolled back from #{bad2} (version 0.3.0) to #{good} (version 0.1.0)"
+        refute out =~ "not healthy either"
+        assert current(site) == good
+
+        fixed = deploy!(site, "0.4.0")
+        {_, 0} = restart(site)
+        assert current(site) == fixed
+        assert record(site, fixed)["health"] == "ok"
+
+        events = Enum.map(history(site), &(&1 |> String.split(" ") |> Enum.at(1)))
+        assert Enum.count(events, &(&1 == "rollback")) == 2
+        assert Enum.count(events, &(&1 == "health")) == 6
+      end)
+    end
+
+    test "deploy-rollback skips failed releases, says why, and warns when RELEASE is failed",
+         %{tmp_dir: dir} do
+      site(dir, [keep_releases: 10], fn site ->
+        r1 = deploy!(site, "0.1.0")
+        {_, 0} = restart(site)
+        # Two broken releases before any restart: the rollback from r3 goes to r2,
+        # which fails too.
+        r2 = deploy!(site, "0.2.0", crash: true)
+        r3 = deploy!(site, "0.3.0", crash: true)
+        {out, 1} = restart(site)
+        assert out =~ "rolled back from #{r3} (version 0.3.0) to #{r2} (version 0.2.0), but"
+        assert {record(site, r2)["health"], record(site, r3)["health"]} == {"failed", "failed"}
+
+        {out, 0} = run(site, "rollback", [{"RELEASE", "0.3.0"}])
+
+        assert out =~
+                 "warning: #{r3} (version 0.3.0) is marked failed: its health check failed at"
+
+        assert current(site) == r3
+
+        {out, 0} = run(site, "rollback")
+
+        assert out =~
+                 ~r/==> Skipping #{r2} \(version 0\.2\.0\): marked failed \(its health check at \S+Z\)/
+
+        assert out =~ "==> Rolling back to #{r1} (version 0.1.0): it was current before #{r2}"
+        assert current(site) == r1
+
+        {out, 1} = run(site, "rollback", [{"RELEASE", "9.9.9"}])
+        assert out =~ "  #{r1} (version 0.1.0) ok <- current\n  #{r2} (version 0.2.0) failed\n"
+      end)
+    end
+
+    test "a release gone from the chain: the newest release that ran ok", %{tmp_dir: dir} do
+      site(dir, [keep_releases: 10], fn site ->
+        r1 = deploy!(site, "0.1.0")
+        r2 = deploy!(site, "0.2.0")
+        {_, 0} = restart(site)
+        {_, 0} = run(site, "rollback", [{"RELEASE", r1}])
+        r3 = deploy!(site, "0.3.0")
+        assert record(site, r3)["previous"] == r1
+        File.rm_rf!(Path.join(site.releases, r1))
+
+        {out, 0} = run(site, "rollback")
+        assert out =~ "==> Skipping #{r1}: it was current before #{r3}, and it is gone"
+        assert out =~ "==> Rolling back to #{r2} (version 0.2.0): the newest release that ran ok"
+        assert current(site) == r2
+      end)
+    end
+  end
+
+  describe "pruning" do
+    test "repeated failed deploys with keep_releases: 2 never remove the last good release",
+         %{tmp_dir: dir} do
+      site(dir, [keep_releases: 2], fn site ->
+        good = deploy!(site, "0.1.0")
+        {_, 0} = restart(site)
+
+        for i <- 2..6 do
+          bad = deploy!(site, "0.#{i}.0", crash: true)
+          {_, 1} = restart(site)
+          assert current(site) == good
+          assert good in releases(site)
+          # The failed one stays until the next deploy; the ones before it are gone.
+          assert releases(site) == [good, bad]
+        end
+
+        assert Enum.count(history(site), &(&1 =~ " prune " and &1 =~ "why=failed")) == 4
+      end)
+    end
+
+    test "failed releases go first; keep_releases counts the rest; current, last ok and target stay",
+         %{tmp_dir: dir} do
+      site(dir, [keep_releases: 3], fn site ->
+        r1 = deploy!(site, "0.1.0")
+        {_, 0} = restart(site)
+        r2 = deploy!(site, "0.2.0")
+        r3 = deploy!(site, "0.3.0")
+        r4 = deploy!(site, "0.4.0")
+        # r1 ran ok, r3 is the rollback target, r4 current: r2 goes, four are kept.
+        assert releases(site) == [r1, r3, r4]
+        {_, 0} = restart(site)
+        r5 = deploy!(site, "0.5.0", crash: true)
+        assert releases(site) == [r3, r4, r5]
+        {_, 1} = restart(site)
+        assert current(site) == r4
+
+        # The failed r5 goes first; then three are left, so r3 stays (oldest
+        # first, with failed releases counted, it would have gone).
+        r6 = deploy!(site, "0.6.0")
+        assert releases(site) == [r3, r4, r6]
+        refute r2 in releases(site)
+      end)
+    end
+  end
+
+  @no_strace MixDeploy.Requires.missing(
+               __MODULE__,
+               if(System.find_executable("strace"), do: nil, else: "strace is not installed"),
+               "the test of the flush order (script/bootstrap installs strace)"
+             )
+
+  describe "a power cut right after a deploy" do
+    @describetag skip: @unless_root || @no_strace
+
+    test "the release is on disk before current points to it, and current's dir after",
+         %{tmp_dir: dir} do
+      site(dir, fn site ->
+        deploy!(site, "0.1.0")
+        log = Path.join(dir, "strace")
+        calls = "trace=syncfs,fsync,fdatasync,sync,rename,renameat,renameat2"
+
+        {out, 0} =
+          System.cmd(
+            "strace",
+            ["-f", "-y", "-qq", "-o", log, "-e", calls, Path.join(site.bin, "deploy-release")],
+            env: [{"RELEASE_TAR", tar(site, "0.2.0")}],
+            stderr_to_stdout: true,
+            cd: site.dir
+          )
+
+        [_, name] = Regex.run(~r/==> Deployed (\S+);/, out)
+        lines = log |> File.read!() |> String.split("\n") |> Enum.reject(&(&1 =~ ~r/= -1 /))
+
+        at = fn pattern ->
+          Enum.find_index(lines, &(&1 =~ pattern)) ||
+            flunk("no #{inspect(pattern)} in:\n#{Enum.join(lines, "\n")}")
+        end
+
+        rel = Regex.escape(site.releases)
+
+        # One syncfs of the whole release, under its temp name ...
+        synced = at.(~r/syncfs\(\d+<#{rel}\/\.tmp-\w+>\) = 0/)
+        # ... before it takes its name, and that name is flushed ...
+        named = at.(~r/rename\w*\(.*"#{rel}\/\.tmp-\w+", .*"#{rel}\/#{name}"/)
+        dir_synced = at.(~r/fsync\(\d+<#{rel}>\) = 0/)
+        # ... before current is switched to it, and the dir holding current last.
+        switched =
+          at.(
+            ~r/rename\w*\(.*"#{Regex.escape(site.deploy)}\/\.current\.tmp-\d+", .*"#{Regex.escape(site.current)}"/
+          )
+
+        current_dir_synced = at.(~r/fsync\(\d+<#{Regex.escape(site.deploy)}>\) = 0/)
+
+        assert synced < named and named < dir_synced and dir_synced < switched and
+                 switched < current_dir_synced,
+               Enum.join(lines, "\n")
+      end)
+    end
+  end
+
+  describe "what killed runs leave" do
+    test "the next deploy and the next rollback clear it", %{tmp_dir: dir} do
+      site(dir, fn site ->
+        r1 = deploy!(site, "0.1.0")
+        r2 = deploy!(site, "0.2.0")
+
+        plant = fn ->
+          File.mkdir_p!(Path.join(site.releases, ".tmp-AbCdEf12/bin"))
+          File.write!(Path.join(site.releases, ".tmp-record-XyZ"), "half")
+          File.mkdir_p!(Path.join(site.releases, ".tmp-removed-#{r1}x"))
+          File.ln_s!("releases/#{r1}", Path.join(site.deploy, ".current.tmp-99999"))
+        end
+
+        debris = fn ->
+          Path.wildcard(Path.join(site.releases, ".tmp-*"), match_dot: true) ++
+            Path.wildcard(Path.join(site.deploy, ".current.tmp-*"), match_dot: true)
+        end
+
+        plant.()
+        assert length(debris.()) == 4
+        {out, 0} = run(site, "rollback")
+        assert out =~ "==> Removing what an interrupted run left in #{site.releases}"
+        assert debris.() == []
+        assert current(site) == r1
+
+        plant.()
+        deploy!(site, "0.3.0")
+        assert debris.() == []
+        assert r2 in releases(site)
+      end)
+    end
+
+    test "mix deploy.local clears the private dir a killed run of it left", %{tmp_dir: dir} do
+      site(dir, fn site ->
+        tmp = System.tmp_dir!()
+        # No process has a pid above pid_max; this VM's own is alive.
+        pid_max = "/proc/sys/kernel/pid_max" |> File.read!() |> String.trim()
+        stale = Path.join(tmp, "mix_deploy-#{pid_max}0-1")
+        live = Path.join(tmp, "mix_deploy-#{System.pid()}-999999999")
+        for d <- [stale, live], do: File.mkdir_p!(Path.join(d, "x"))
+
+        try do
+          System.put_env("RELEASE_TAR", tar(site, "0.1.0"))
+          mix("deploy.local")
+          refute File.exists?(stale)
+          assert File.exists?(live)
+        after
+          System.delete_env("RELEASE_TAR")
+          File.rm_rf!(stale)
+          File.rm_rf!(live)
+        end
+      end)
+    end
+  end
+end
