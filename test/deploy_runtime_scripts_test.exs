@@ -253,6 +253,36 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
       end
     end
 
+    test "run as root, they become the app before reading an env file: its code runs as the app, a root-only one stops them",
+         %{tmp_dir: dir, root: root} do
+      env_file = Path.join([root, "srv", "etc", "environment"])
+
+      {s, record} =
+        release_setup(root, dir, env_files: [[:deploy_dir, "/etc/environment"]], env_vars: [])
+
+      File.mkdir_p!(Path.dirname(env_file))
+      traversable(Path.dirname(env_file))
+      # Shell code in an env file (set-env sources them) runs as whoever sources it.
+      File.write!(env_file, "X=$(id -un)\nPORT=$(id -u)\n")
+      File.chmod!(env_file, 0o644)
+
+      for script <- ["migrate", "seed", "custom-function", "remote-console"] do
+        File.write!(record, "")
+        args = if script == "custom-function", do: ["Foo.x()"], else: []
+        {out, 0} = run_script(s[script], args)
+        assert File.read!(record) =~ "user=nobody\n", "#{script}: #{out}"
+        assert File.read!(record) =~ "X=nobody\nPORT=65534\n", "#{script}: #{out}"
+      end
+
+      # Only root can read it: as the app it cannot, and nothing runs.
+      File.chmod!(env_file, 0o600)
+      File.write!(record, "")
+      {out, status} = run_script(s["migrate"])
+      assert status != 0
+      assert out =~ "error: cannot read env file #{env_file} as nobody"
+      assert File.read!(record) == ""
+    end
+
     test "distillery: custom commands migrate and seed, eval, remote_console", %{
       tmp_dir: dir,
       root: root
@@ -325,9 +355,13 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
       assert {_, 0} = run_script(s["sync-config-s3"], [], env)
       target = Path.join(stage, "etc/foo-bar")
 
-      assert File.read!(log) |> String.split("\n", trim: true) ==
-               ["s3", "sync", "--delete", "--exact-timestamps", "--no-progress"] ++
-                 ["s3://bucket/app", target <> "/"]
+      # aws downloads into a directory of root's, never into the target.
+      assert ["s3", "sync", "--no-progress", "s3://bucket/app", download] =
+               File.read!(log) |> String.split("\n", trim: true)
+
+      assert String.ends_with?(download, "/tree/")
+      refute String.starts_with?(download, stage)
+      refute File.exists?(download), "the download is removed"
 
       assert File.read!(Path.join(target, "old.conf")) == "old\n"
 
@@ -347,6 +381,36 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
         assert %{mode: mode, uid: 65_534, gid: 65_534} = File.stat!(Path.join(target, rel))
         assert Bitwise.band(mode, 0o7777) == 0o640, "file #{rel}"
       end
+    end
+
+    test "as root, links the deploy user put in the config dir are replaced, never followed",
+         %{tmp_dir: dir, root: root} do
+      s = generate(dir, deploy_user: "nobody", app_group: "nogroup")
+      {fake, _log} = fake_aws(root)
+      bucket = Path.join([root, "s3", "bucket"])
+      File.mkdir_p!(Path.join(bucket, "sub"))
+      File.write!(Path.join(bucket, "environment"), "A=1\n")
+      File.write!(Path.join([bucket, "sub", "db.conf"]), "db\n")
+      stage = Path.join(root, "stage")
+      target = Path.join(stage, "etc/foo-bar")
+      # Links to root-only places where the config goes.
+      {outside, root_file} = root_only_places(root, target)
+      File.ln_s!(outside, Path.join(target, "sub"))
+      File.ln_s!(root_file, Path.join(target, "environment"))
+      File.ln_s!(outside, Path.join(target, "stray"))
+
+      env = [
+        {"PATH", fake},
+        {"FAKE_S3", Path.join(root, "s3")},
+        {"CONFIG_S3_BUCKET", "bucket"},
+        {"DESTDIR", stage}
+      ]
+
+      assert {_, 0} = run_script(s["sync-config-s3"], [], env)
+      assert_untouched(outside, root_file)
+      assert files(target) == ["environment", "sub", "sub/db.conf"]
+      assert %{type: :regular} = File.lstat!(Path.join(target, "environment"))
+      assert %{type: :directory} = File.lstat!(Path.join(target, "sub"))
     end
 
     test "without CONFIG_S3_BUCKET: a clear error and aws is not called", %{
@@ -419,6 +483,39 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
         assert File.read!(ctx.cookie) == "OLD", mode
         assert files(ctx.home) == [".erlang.cookie"], mode
       end
+    end
+
+    test "as root, a link the owner of the cookie's directory planted is refused, never followed",
+         %{tmp_dir: dir, root: root} = ctx do
+      # The cookie goes below a directory nobody (standing in for the deploy
+      # user, who owns the app's home deploy_dir) owns, where it put links.
+      home = Path.join(root, "deployhome")
+      {outside, root_file} = root_only_places(root, home)
+      File.ln_s!(outside, Path.join(home, "sub"))
+      File.ln_s!(root_file, Path.join(home, ".erlang.cookie"))
+
+      # A link where its directory belongs, and one where the file belongs.
+      for {cookie, refused} <- [
+            {Path.join([home, "sub", ".erlang.cookie"]), Path.join(home, "sub")},
+            {Path.join(home, ".erlang.cookie"), Path.join(home, ".erlang.cookie")}
+          ] do
+        s =
+          generate(Path.join(dir, Path.basename(Path.dirname(cookie))),
+            app_user: "nobody",
+            app_group: "nogroup",
+            cookie_ssm_parameter: "/foo/prod/erlang_cookie",
+            cookie_file: cookie
+          )
+
+        {out, status} = run_script(s["set-cookie-ssm"], [], [{"FAKE_SSM", "ok"} | ctx.env])
+        assert status != 0, out
+
+        assert out =~ "error: refusing #{refused}: found a symbolic link"
+
+        refute out =~ "S3CRET"
+      end
+
+      assert_untouched(outside, root_file)
     end
 
     test "rejects a value with a newline; names the parameter from APPLICATION_NAME & co",
@@ -694,6 +791,29 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
     path = Path.join(root, "instance-#{System.unique_integer([:positive])}.json")
     File.write!(path, data)
     [{"CLOUD_INIT_INSTANCE_DATA", path}, {"DESTDIR", destdir}]
+  end
+
+  # A directory `owned` by nobody (standing in for the deploy user), and two
+  # places only root may touch: a dir with one file, and a file.
+  defp root_only_places(root, owned) do
+    File.mkdir_p!(owned)
+    File.chown!(owned, 65_534)
+    outside = Path.join(root, "outside")
+    File.mkdir_p!(outside)
+    File.chmod!(outside, 0o700)
+    File.write!(Path.join(outside, "keep"), "root's\n")
+    root_file = Path.join(root, "root-file")
+    File.write!(root_file, "root's\n")
+    {outside, root_file}
+  end
+
+  defp assert_untouched(outside, root_file) do
+    assert files(outside) == ["keep"]
+    assert File.read!(Path.join(outside, "keep")) == "root's\n"
+    assert %{uid: 0, mode: mode} = File.stat!(outside)
+    assert Bitwise.band(mode, 0o7777) == 0o700
+    assert File.read!(root_file) == "root's\n"
+    assert %{uid: 0} = File.stat!(root_file)
   end
 
   # Everything under dir, relative, sorted.

@@ -228,7 +228,7 @@ defmodule MixDeploy.DeploySetupScriptsTest do
   end
 
   describe "sudoers" do
-    test "grants only start/stop/restart/status/is-active with the full path, to non-root users",
+    test "grants only what deploy-start and deploy-stop run (no status, no restart), with the full path, to non-root users",
          %{tmp_dir: dir} do
       {project, _} = generate(dir, @flags)
       file = Path.join(project, "_build/prod/deploy/etc/sudoers.d/deploy-foo-bar")
@@ -252,16 +252,19 @@ defmodule MixDeploy.DeploySetupScriptsTest do
         |> List.last()
         |> String.split(~r/,\s*/)
 
+      # restart_method :systemd_flag: deploy-restart touches the flag, so no
+      # restart; status and is-active need no sudo.
       expected =
         for unit <- [
               "web\\:app@1",
               "web\\:app@1-restart.path",
               "web\\:app@1-runtime-environment.service"
             ],
-            verb <- ~w(start stop restart status is-active),
+            verb <- ~w(start stop),
             do: "/bin/systemctl #{verb} #{unit}"
 
       assert Enum.sort(granted) == Enum.sort(expected)
+      refute Enum.any?(granted, &(&1 =~ ~r/ (status|is-active|restart) /))
     end
 
     test "no grant to root", %{tmp_dir: dir} do
@@ -277,7 +280,13 @@ defmodule MixDeploy.DeploySetupScriptsTest do
 
     test "app user equal to deploy user is granted once", %{tmp_dir: dir} do
       {project, _} =
-        generate(dir, deploy_user: "deploy", app_user: "deploy", sudo_deploy: true, sudo_app: true)
+        generate(dir,
+          deploy_user: "deploy",
+          app_user: "deploy",
+          sudo_deploy: true,
+          sudo_app: true,
+          templates: ["start", "stop", "restart"]
+        )
 
       [file] = Path.wildcard(Path.join(project, "_build/prod/deploy/etc/sudoers.d/*"))
       {_, 0} = System.cmd("visudo", ["-cf", file])
@@ -963,6 +972,8 @@ defmodule MixDeploy.DeploySetupScriptsTest do
       units = Path.join(project, "_build/prod/systemd/lib/systemd/system")
       File.mkdir_p!(units)
       File.write!(Path.join(units, "foo-bar.service"), "[Unit]\n")
+      # The env files lie in the deploy user's dirs: the config has a setup unit.
+      File.write!(Path.join(units, "foo-bar-setup.service"), "[Unit]\n")
       File.write!(Path.join(units, "other.service"), "[Unit]\n")
       File.write!(Path.join(project, "_build/prod/foo_bar-0.1.0.tar.gz"), "tar")
 
@@ -973,7 +984,10 @@ defmodule MixDeploy.DeploySetupScriptsTest do
                Enum.sort(Enum.map(@scripts, &("deploy-" <> &1)))
 
       assert mode(Path.join(files, "bin/deploy-start")) == 0o755
-      assert File.ls!(Path.join(files, "systemd")) == ["foo-bar.service"]
+
+      assert Enum.sort(File.ls!(Path.join(files, "systemd"))) ==
+               ["foo-bar-setup.service", "foo-bar.service"]
+
       assert File.read!(Path.join(files, "etc/environment")) == "PORT=8080\n"
       assert mode(Path.join(files, "etc/environment")) == 0o640
       assert File.read!(Path.join(files, "foo_bar.tar.gz")) == "tar"

@@ -74,9 +74,13 @@ defmodule MixDeploy.SystemdTest.Units do
     end
   end
 
-  @doc "Directives of a section: [{key, value}] in order."
+  @doc """
+  Directives of a section: [{key, value}] in order. A line ending in a backslash
+  goes on in the next one, the backslash read as a space, as systemd reads it.
+  """
   def section(text, name) do
     text
+    |> String.replace(~r/\\\n/, " ")
     |> String.split("\n")
     |> Enum.map(&String.trim/1)
     |> Enum.reduce({nil, []}, fn
@@ -162,9 +166,9 @@ defmodule MixDeploy.SystemdTest do
   @release_exe "/srv/foo-bar/current/bin/foo_bar"
 
   # The commands each fixture's units run first in an Exec*= setting, from its
-  # config (@release_exe unless listed). reference's deploy-sync-config-s3 is its
-  # second ExecStartPre=, after the tmp dir's install.
+  # config (@release_exe unless listed). The setup units run /bin/sh.
   @fixture_commands %{
+    reference: [@release_exe, "/srv/foo-bar/bin/deploy-sync-config-s3"],
     runtime_environment: [@release_exe, "/srv/foo-bar/bin/deploy-runtime-environment-file"],
     # RootDirectory= is the release: its own /bin.
     chroot: ["/bin/foo_bar"],
@@ -268,8 +272,29 @@ defmodule MixDeploy.SystemdTest do
       assert ["!" <> pre] = values(text, "Service", "ExecStartPre")
       assert words(String.replace(pre, "%%", "%")) == ["#{base}/foo-bar/bin/sync"]
 
-      assert values(text, "Service", "EnvironmentFile") == [
-               "-/srv/my apps $HOME 100%%/foo-bar/etc/environment"
+      # The env file lies in deploy_dir: the service reads the setup unit's copy,
+      # which that unit makes of the file named in the config.
+      assert values(text, "Service", "EnvironmentFile") == ["-/run/foo-bar-setup/env-1"]
+      setup = units["foo-bar-setup.service"]
+
+      copy =
+        values(setup, "Service", "ExecStart")
+        |> Enum.map(&(&1 |> String.replace("%%", "%") |> words()))
+        |> Enum.find(&(Enum.at(&1, 2) =~ "setpriv"))
+        |> Enum.map(&String.replace(&1, "$$", "$"))
+        |> Enum.drop(4)
+
+      # Read as the app, or as root where deploy_user (the account running this
+      # test, by default) is root and so nobody else can redirect the file.
+      reader = if elem(System.cmd("id", ["-u"]), 0) == "0\n", do: "root", else: "foo-bar"
+
+      assert copy == [
+               "/run/foo-bar-setup",
+               "#{base}/foo-bar/etc/environment",
+               "/run/foo-bar-setup/env-1",
+               "optional",
+               reader,
+               reader
              ]
     end
 
@@ -300,12 +325,19 @@ defmodule MixDeploy.SystemdTest do
       ]
 
       units = generate(tmp, :foo_bar, config)
-      assert Enum.sort(Map.keys(units)) == ["foo-bar.socket", "foo-bar@.service"]
+
+      # :tmp is root's work before the start: each instance has its own setup
+      # instance (a shared one, PartOf= either, would stop the live one).
+      assert Enum.sort(Map.keys(units)) ==
+               ["foo-bar-setup@.service", "foo-bar.socket", "foo-bar@.service"]
+
       {other, missing} = verify(Path.join(tmp, unit_dir()), Map.keys(units))
       assert other == [], Enum.join(other, "\n")
       # verify loads the template as its instance "i", which runs its own link.
       assert missing == ["/srv/foo-bar/current-i/bin/foo_bar"]
       assert values(units["foo-bar.socket"], "Socket", "Service") == ["foo-bar@a.service"]
+      assert "foo-bar-setup@%i.service" in values(units["foo-bar@.service"], "Unit", "Requires")
+      assert values(units["foo-bar-setup@.service"], "Unit", "PartOf") == ["foo-bar@%i.service"]
 
       path = Path.join(tmp, "foo-bar@a.service")
       File.write!(path, units["foo-bar@.service"])
@@ -391,7 +423,7 @@ defmodule MixDeploy.SystemdTest do
         dir = "rel/templates/systemd"
 
         assert File.ls!(dir) |> Enum.sort() ==
-                 ~w(restart.path.hbs restart.service.hbs runtime-environment.service.hbs service.hbs socket.hbs)
+                 ~w(restart.path.hbs restart.service.hbs runtime-environment.service.hbs service.hbs setup.service.hbs socket.hbs)
 
         edited = File.read!("#{dir}/service.hbs") <> "# local edit\n"
         File.write!("#{dir}/service.hbs", edited)
@@ -745,12 +777,22 @@ defmodule MixDeploy.SystemdHostTest do
              "start"
            ]
 
+    # The env files lie in deploy_dir: systemd reads the setup unit's copies (the
+    # greeting above came through one), made of the files the config names, read
+    # as root since deploy_user is root here (the account running this test).
     files = show(ctx, "sdt-h", "EnvironmentFiles") |> String.split("\n")
 
     assert files == [
-             "#{deploy_dir}/etc/environment (ignore_errors=yes)",
-             "#{deploy_dir}/etc/missing (ignore_errors=yes)"
+             "/run/sdt-h-setup/env-1 (ignore_errors=yes)",
+             "/run/sdt-h-setup/env-2 (ignore_errors=yes)"
            ]
+
+    # systemctl shows the arguments as stored, a $ still doubled (it becomes one
+    # when the command runs).
+    copy = show(ctx, "sdt-h-setup", "ExecStart")
+    stored = String.replace(deploy_dir, "$", "$$")
+    assert copy =~ "#{stored}/etc/environment /run/sdt-h-setup/env-1 optional root root "
+    assert copy =~ "#{stored}/etc/missing /run/sdt-h-setup/env-2 optional root root "
 
     after_units = show(ctx, "sdt-h", "After") |> String.split()
     assert "network.target" in after_units and "local-fs.target" in after_units

@@ -73,6 +73,9 @@ features! {
     unset_environment: 235,
     /// `PrivateMounts=`.
     private_mounts: 239,
+    /// systemd-tmpfiles works through file descriptors and refuses unsafe path
+    /// transitions: a link where it makes a directory is left alone, never followed.
+    tmpfiles_safe_paths: 239,
     /// Exec lines may name a command without a path (systemd searches PATH).
     relative_exec: 239,
     /// `Type=exec`.

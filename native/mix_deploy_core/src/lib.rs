@@ -12,14 +12,15 @@
 //! 3. `spec`: every config key once: its kind, its default, its typed field.
 //! 4. `config`, `kinds`, `shared`: the typed config and where each key was written;
 //!    conversions by kind; the keys both namespaces read.
-//! 5. `domain`, `eval`, `overlap`: validators of what a key means; evaluation of
-//!    references; restart_method :overlap's instances, their names and paths, and
-//!    its checks.
+//! 5. `domain`, `eval`, `trust`, `overlap`: validators of what a key means;
+//!    evaluation of references; whose ground each path of the config is (deploy
+//!    user, app, root); restart_method :overlap's instances, their names and
+//!    paths, and its checks.
 //! 6. `resolve`: raw config to the typed config (the first boundary where keys are
 //!    names).
-//! 7. `units`, `grants`: the unit side's values and whole-config checks; the
-//!    warnings about root the config grants.
-//! 8. `plan`: the deploy plan, every derived fact computed once for templates.
+//! 7. `units`: the unit side's values and whole-config checks.
+//! 8. `plan`, `grants`: the deploy plan, every derived fact computed once for
+//!    templates; the warnings about root the config grants.
 //! 9. `context`, `render`: the template context serialised from config and plan
 //!    (the second boundary); Handlebars set up for scripts and units.
 //! 10. `output`: writing files atomically, reporting changes.
@@ -49,6 +50,7 @@ pub mod shared;
 pub mod spec;
 pub mod templates;
 pub mod term;
+pub mod trust;
 pub mod units;
 pub mod values;
 

@@ -20,7 +20,7 @@ use crate::features::{Features, Since, SINCE};
 use crate::overlap;
 use crate::spec::SYSTEMD_OUTPUT_DIR;
 use crate::templates;
-use crate::units::{Needs, UnitValues};
+use crate::units::{self, Needs, UnitValues};
 use crate::values::{CopyFile, ReleaseSystem, RestartMethod, ACCOUNT_VARS};
 
 /// Marks files this tool wrote, so stale ones can be told from a user's own: it is
@@ -48,6 +48,9 @@ pub enum UnitKind {
     Socket,
     /// runtime_environment_service_script: runs before the service.
     RuntimeEnvironment,
+    /// Root's work before the service starts, without the env files a lower
+    /// account can write: tmp_dir, the copies of env files, setup_exec_start.
+    Setup,
     /// restart_method :systemd_flag: watches the flag file...
     RestartPath,
     /// ...and restarts the service when it changes.
@@ -88,7 +91,7 @@ struct KindFacts {
 }
 
 /// Every kind of unit, in the order units are listed everywhere.
-const UNIT_KINDS: [KindFacts; 6] = [
+const UNIT_KINDS: [KindFacts; 8] = [
     KindFacts {
         kind: UnitKind::Service,
         suffix: "",
@@ -146,6 +149,41 @@ const UNIT_KINDS: [KindFacts; 6] = [
         start_rank: Some(1),
         stop_rank: Some(3),
         sudo: true,
+        required_by_service: true,
+    },
+    KindFacts {
+        kind: UnitKind::Setup,
+        suffix: "-setup.service",
+        file_suffix: "-setup.service",
+        template: "setup.service",
+        made: |c| units::setup_made(c) && !overlap::on(c),
+        instances: &[],
+        // Started by the service's Requires=, stopped and restarted with it
+        // (PartOf=): nothing enables, starts, stops or grants it by name.
+        enabled: false,
+        start_with_enable: false,
+        start_rank: None,
+        stop_rank: None,
+        sudo: false,
+        required_by_service: true,
+    },
+    KindFacts {
+        kind: UnitKind::Setup,
+        suffix: "-setup@",
+        file_suffix: "-setup@.service",
+        // restart_method :overlap: one setup instance per instance of the
+        // service (`<service>-setup@a` for `<service>@a`), so starting the new
+        // instance runs root's setup afresh for it, and stopping the old one
+        // stops only its own (one shared setup unit, PartOf= either instance,
+        // would take the other one down through its Requires=).
+        template: "setup.service",
+        made: |c| units::setup_made(c) && overlap::on(c),
+        instances: &[],
+        enabled: false,
+        start_with_enable: false,
+        start_rank: None,
+        stop_rank: None,
+        sudo: false,
         required_by_service: true,
     },
     KindFacts {
@@ -224,6 +262,7 @@ pub struct UnitNames {
     pub instance: Option<String>,
     pub socket: Option<String>,
     pub runtime_environment: Option<String>,
+    pub setup: Option<String>,
     pub restart_path: Option<String>,
     pub restart_service: Option<String>,
 }
@@ -351,6 +390,9 @@ pub struct DeployPlan {
     pub scripts: Vec<String>,
     /// The units the sudoers file covers, `:` escaped for sudoers.
     pub sudoers_units: Vec<String>,
+    /// What the sudoers file grants: exactly the systemctl commands the
+    /// generated scripts run with sudo (`start <unit>`, ...), `:` escaped.
+    pub sudo_commands: Vec<String>,
     pub copy_files: Vec<CopyFilePlan>,
     /// The partial deploy-restart includes for restart_method: it defines
     /// restart_service.
@@ -405,13 +447,15 @@ impl Plan {
             instance: name_of(UnitKind::Instance),
             socket: name_of(UnitKind::Socket),
             runtime_environment: name_of(UnitKind::RuntimeEnvironment),
+            setup: name_of(UnitKind::Setup),
             restart_path: name_of(UnitKind::RestartPath),
             restart_service: name_of(UnitKind::RestartService),
         };
         let requires: Vec<String> = made
             .iter()
             .filter(|k| k.required_by_service)
-            .map(|k| format!("{service}{}", k.file_suffix))
+            // A template unit is required as the instance's own: `<service>-setup@%i`.
+            .map(|k| format!("{service}{}", k.file_suffix.replacen("@.", "@%i.", 1)))
             .collect();
         let needs = Needs {
             requires: &requires,
@@ -458,7 +502,12 @@ impl Plan {
             }),
             live_dropin: overlap::LIVE_DROPIN,
             unit_values: UnitValues::of(cfg, &needs, &features),
-            deploy: deploy_plan(cfg, &units),
+            deploy: deploy_plan(
+                cfg,
+                &units,
+                &ordered(|k| k.start_rank),
+                &ordered(|k| k.stop_rank),
+            ),
             units,
             unit: names,
             release_tar,
@@ -566,7 +615,55 @@ fn dir_specs(cfg: &Config) -> Vec<DirSpec> {
         .collect()
 }
 
-fn deploy_plan(cfg: &Config, units: &[Unit]) -> Option<DeployPlan> {
+/// The systemctl commands the scripts in templates run through sudo when not
+/// root (partials/systemctl-run): deploy-start starts the units it starts,
+/// deploy-stop stops the units it stops, and deploy-restart restarts the service
+/// (restart_method :systemctl) or starts it when it is down (:touch; :systemd_flag
+/// touches the flag instead). Nothing else: no status (below systemd 247 it
+/// opens a pager as root), no restart of the socket.
+fn sudo_commands(
+    enabled: &BTreeMap<String, bool>,
+    method: RestartMethod,
+    start: &[Unit],
+    stop: &[Unit],
+    service: &str,
+) -> Vec<String> {
+    let on = |t: &str| enabled.get(t).copied().unwrap_or(false);
+    let mut commands: Vec<(&str, &str)> = Vec::new();
+    if on("start") {
+        commands.extend(
+            start
+                .iter()
+                .filter(|u| u.sudo)
+                .map(|u| ("start", u.name.as_str())),
+        );
+    }
+    if on("stop") {
+        commands.extend(
+            stop.iter()
+                .filter(|u| u.sudo)
+                .map(|u| ("stop", u.name.as_str())),
+        );
+    }
+    if on("restart") {
+        match method {
+            RestartMethod::Systemctl => commands.push(("restart", service)),
+            RestartMethod::Touch => commands.push(("start", service)),
+            // :systemd_flag touches the flag; :overlap's switch runs as root.
+            RestartMethod::SystemdFlag | RestartMethod::Overlap => {}
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (verb, unit) in commands {
+        let line = format!("{verb} {}", unit.replace(':', "\\:"));
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
+fn deploy_plan(cfg: &Config, units: &[Unit], start: &[Unit], stop: &[Unit]) -> Option<DeployPlan> {
     let d = cfg.deploy()?;
     let mut enabled = BTreeMap::new();
     for (name, _) in templates::DEPLOY {
@@ -585,7 +682,9 @@ fn deploy_plan(cfg: &Config, units: &[Unit]) -> Option<DeployPlan> {
         RestartMethod::Touch => "partials/restart-touch",
         RestartMethod::Overlap => "partials/restart-overlap",
     };
+    let sudo_commands = sudo_commands(&enabled, cfg.restart_method, start, stop, &cfg.service_name);
     Some(DeployPlan {
+        sudo_commands,
         systemd_output_dir: SYSTEMD_OUTPUT_DIR.replace("{build_path}", &cfg.build_path),
         enabled,
         scripts: d

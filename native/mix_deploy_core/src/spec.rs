@@ -174,7 +174,7 @@ pub struct Dir {
     /// for tmp, which systemd lacks).
     pub directive: &'static str,
     /// Whether the target's systemd creates it from `directive`; when not, the
-    /// scripts (or the unit's ExecStartPre=+ line, for tmp) create it.
+    /// scripts (and, for tmp, the setup unit's systemd-tmpfiles) create it.
     pub created_by_systemd: fn(&Features) -> bool,
     /// Where `var` goes among the unit's Environment= lines (mix_systemd's order).
     pub env_order: usize,
@@ -504,6 +504,9 @@ keys! {
         root_directory: Path = Default::Expand("{current_dir}"),
         conform_conf_path: Path = Default::Expand("{configuration_dir}/{app_name}.conf"),
         runtime_environment_service_script: Script = Default::Nil,
+        // Commands the root setup unit <service>-setup.service runs before the
+        // service starts, without the env files a lower account can write.
+        setup_exec_start: TextList = Default::EmptyList,
         // Socket activation: the socket unit holds the port while the service restarts.
         listen_stream: ListenStream = Default::EmptyList,
         // Behaviour.

@@ -17,8 +17,9 @@ use crate::quote::{
     arg_word, exe_word, instance, list_word, needs_quoting, octal_mode, split_prefixes,
     systemd_env_quote, unit_value,
 };
-use crate::spec::{self, SystemdKeys};
-use crate::values::{Choice, Distribution, ReleaseSystem, ServiceType};
+use crate::spec::{self, Common, SystemdKeys};
+use crate::trust;
+use crate::values::{Choice, Distribution, ReleaseSystem, RestartMethod, ServiceType};
 
 /// A user's command line (exec_start_pre entries, exec_start_wrap, exec_start,
 /// exec_stop) for an Exec line. It is systemd syntax as written: prefixes, words
@@ -300,6 +301,139 @@ fn path_list(items: &[String]) -> String {
         .join(" ")
 }
 
+/// How systemd gets one entry of `env_files`.
+#[derive(Debug, Clone)]
+pub struct EnvRead<'a> {
+    pub path: &'a str,
+    pub optional: bool,
+    /// The setup unit's copy that PID 1 reads instead, when the file lies in a
+    /// directory of the deploy user or the app (PID 1 reads as root and follows
+    /// links); None: PID 1 reads the file itself.
+    pub copy: Option<String>,
+    /// Whom the setup unit reads it as: the app (user, group) when an account
+    /// other than root can write or redirect the path, so the copy holds nothing
+    /// the app could not read itself; root when that dir's account is root.
+    pub reader: (&'a str, &'a str),
+}
+
+/// The setup unit's directory under /run (its RuntimeDirectory=), root's alone.
+pub fn setup_directory(cfg: &Common) -> String {
+    format!("{}-setup", cfg.service_name)
+}
+
+/// The directory one setup unit keeps its copies in, below /run: the setup
+/// directory, or under restart_method :overlap each instance's own
+/// `<setup directory>/%i` (`INSTANCE` for the quoting functions to keep).
+fn setup_run_dir(cfg: &Common) -> String {
+    match cfg.restart_method == RestartMethod::Overlap {
+        true => overlap::instance_dir(&setup_directory(cfg)),
+        false => setup_directory(cfg),
+    }
+}
+
+/// How each env file reaches the unit, in order (docs/security.md, "Env files").
+pub fn env_reads(cfg: &Common) -> Vec<EnvRead<'_>> {
+    cfg.env_files
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let (path, optional) = match item.strip_prefix('-') {
+                Some(path) => (path, true),
+                None => (item.as_str(), false),
+            };
+            let ground = trust::ground_of(cfg, path);
+            let reader = match ground {
+                Some(g) if g.is_lower() => (cfg.app_user.as_str(), cfg.app_group.as_str()),
+                _ => ("root", "root"),
+            };
+            EnvRead {
+                path,
+                optional,
+                copy: ground.map(|_| format!("/run/{}/env-{}", setup_run_dir(cfg), i + 1)),
+                reader,
+            }
+        })
+        .collect()
+}
+
+/// The systemd-tmpfiles line that makes tmp_dir, where the target's
+/// systemd-tmpfiles refuses to follow a link there. A tmpfiles.d field quotes as
+/// a path list item does (an absolute path has no leading `-`).
+fn tmpfiles_line(cfg: &Common) -> Option<String> {
+    let tmp = cfg.dir("tmp")?;
+    let safe = Features::at(cfg.systemd_version).tmpfiles_safe_paths;
+    (cfg.has_dir("tmp") && safe).then(|| {
+        format!(
+            "d {} {} {} {} -",
+            list_word(tmp.path),
+            octal_mode(tmp.mode),
+            cfg.app_user,
+            cfg.app_group
+        )
+    })
+}
+
+/// Whether the config makes `<service>-setup.service`: it has root's work to do
+/// (tmp_dir, an env file to copy, setup_exec_start). Only keys both namespaces
+/// read decide it, never an account's name, so the scripts that install, start
+/// and remove units agree with the unit side about it.
+pub fn setup_made(cfg: &Common) -> bool {
+    tmpfiles_line(cfg).is_some()
+        || !cfg.setup_exec_start.is_empty()
+        || env_reads(cfg).iter().any(|r| r.copy.is_some())
+}
+
+/// The setup unit's settings, ready to print (`unit_setup`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupValues {
+    /// Its RuntimeDirectory=, where the copies of env files go.
+    pub runtime_directory: String,
+    pub after: String,
+    /// The tmpfiles.d line making tmp_dir, as one Exec argument.
+    pub tmpfiles: Option<String>,
+    /// The copy command's arguments: the directory, then per env file its path,
+    /// its copy, `optional` or `required`, and the account that reads it.
+    pub copy_args: Option<String>,
+    /// EnvironmentFile= values: the env files no account but root can write.
+    pub env_files: Vec<String>,
+    pub exec_start: Vec<String>,
+}
+
+fn setup_values(cfg: &Config, needs: &Needs, paths: &[String]) -> SetupValues {
+    let reads = env_reads(cfg);
+    let directory = setup_run_dir(cfg);
+    let mut args = vec![arg_word(&format!("/run/{directory}"))];
+    for r in reads.iter() {
+        if let Some(copy) = &r.copy {
+            let need = if r.optional { "optional" } else { "required" };
+            for word in [r.path, copy, need, r.reader.0, r.reader.1] {
+                args.push(arg_word(word));
+            }
+        }
+    }
+    let mut after = vec!["local-fs.target".to_string()];
+    push_unique(&mut after, needs.runtime_environment.map(str::to_string));
+    SetupValues {
+        runtime_directory: instance(&unit_value(&directory)),
+        after: after.join(" "),
+        tmpfiles: tmpfiles_line(cfg).map(|line| arg_word(&line)),
+        copy_args: (args.len() > 1).then(|| instance(&args.join(" "))),
+        env_files: reads
+            .iter()
+            .filter(|r| trust::lower_ground_of(cfg, r.path).is_none())
+            .map(|r| {
+                let dash = if r.optional { "-" } else { "" };
+                unit_value(&format!("{dash}{}", r.path))
+            })
+            .collect(),
+        exec_start: cfg
+            .setup_exec_start
+            .iter()
+            .map(|c| command_line(c, paths))
+            .collect(),
+    }
+}
+
 /// The units the main service needs, from the plan: the ones it requires (and is
 /// ordered after), and the runtime environment unit.
 pub struct Needs<'a> {
@@ -320,7 +454,10 @@ pub struct UnitValues {
     pub runtime_environment_after_targets: String,
     pub environment_quoted: Vec<String>,
     pub unit_environment: Vec<String>,
+    /// EnvironmentFile= values: each env file, or the setup unit's copy of it.
     pub unit_env_files: Vec<String>,
+    /// `<service>-setup.service`, when the config makes it.
+    pub unit_setup: Option<SetupValues>,
     pub unit_exec_start: String,
     pub unit_exec_start_pre: Vec<String>,
     pub unit_exec_stop: Option<String>,
@@ -357,14 +494,23 @@ impl UnitValues {
         let s = cfg.systemd()?;
         let paths = special_paths(cfg, s);
         let ordering = ordering(s, needs);
-        let commands = commands(cfg, s, &paths, features);
+        let commands = commands(cfg, s, &paths);
         let view = file_system_view(cfg, s, features);
         let env_quoted = cfg.env_vars.iter().map(|a| systemd_env_quote(a)).collect();
         let unit_env = environment(cfg, s)
             .iter()
             .map(|(n, v)| instance(&systemd_env_quote(&format!("{n}={v}"))))
             .collect();
-        let env_files = cfg.env_files.iter().map(|f| unit_value(f)).collect();
+        let env_files = env_reads(cfg)
+            .iter()
+            .map(|r| {
+                let dash = if r.optional { "-" } else { "" };
+                instance(&unit_value(&format!(
+                    "{dash}{}",
+                    r.copy.as_deref().unwrap_or(r.path)
+                )))
+            })
+            .collect();
         let pid_file = match (s.service_type, &cfg.pid_file) {
             (ServiceType::Forking, Some(pid)) => Some(unit_value(pid)),
             _ => None,
@@ -382,6 +528,7 @@ impl UnitValues {
             environment_quoted: env_quoted,
             unit_environment: unit_env,
             unit_env_files: env_files,
+            unit_setup: setup_made(cfg).then(|| setup_values(cfg, needs, &paths)),
             unit_exec_start: commands.exec_start,
             unit_exec_start_pre: commands.exec_start_pre,
             unit_exec_stop: commands.exec_stop,
@@ -432,7 +579,7 @@ struct Commands {
 
 /// Commands: ExecStart, ExecStartPre, ExecStop, the working directory and the
 /// runtime-environment script.
-fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String], features: &Features) -> Commands {
+fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String]) -> Commands {
     let root = &cfg.root_directory;
     let in_root = |path: String| match s.chroot {
         true => inside_root(&path, root).unwrap_or(path),
@@ -465,24 +612,11 @@ fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String], features: &Features
     } else {
         command_line(&s.exec_start, paths)
     };
-    // systemd has no TmpDirectory=: create tmp_dir as root ("+": without the
-    // private /var/tmp) before anything else, so TMP_DIR exists and paranoia's
-    // BindPaths= has something to bind. systemd sets up BindPaths= for "+" lines
-    // too, so that bind is optional: a missing source would fail this very line.
-    let mut exec_start_pre: Vec<String> = Vec::new();
-    if let (true, Some(tmp)) = (
-        cfg.has_dir("tmp") && features.privileged_prefix,
-        cfg.dir("tmp"),
-    ) {
-        exec_start_pre.push(format!(
-            "+/usr/bin/install -d -m {} -o {} -g {} {}",
-            octal_mode(tmp.mode),
-            arg_word(&cfg.app_user),
-            arg_word(&cfg.app_group),
-            arg_word(tmp.path),
-        ));
-    }
-    exec_start_pre.extend(s.exec_start_pre.iter().map(|c| command_line(c, paths)));
+    let exec_start_pre = s
+        .exec_start_pre
+        .iter()
+        .map(|c| command_line(c, paths))
+        .collect();
     Commands {
         exec_start,
         exec_start_pre,
@@ -506,9 +640,9 @@ struct FileSystemView {
 }
 
 /// File system view: private tmp, bound paths, protection.
-/// tmp_dir is bound optionally (see path_list): on the first start the
-/// ExecStartPre=+ line creates it (a "+" command gets no private /var/tmp, so it
-/// lands on the host), and the main process finds it bound.
+/// tmp_dir is bound optionally (see path_list): the setup unit creates it on the
+/// host before the service starts, where the target's systemd-tmpfiles is safe;
+/// otherwise create-dirs has made it.
 fn file_system_view(cfg: &Config, s: &SystemdKeys, features: &Features) -> FileSystemView {
     let tmp_bound = s.paranoia && cfg.has_dir("tmp") && features.bind_paths;
     let private_tmp = s.paranoia && (!cfg.has_dir("tmp") || tmp_bound);
@@ -548,6 +682,7 @@ pub fn check(cfg: &Config, features: &Features) -> Result<(), Errors> {
     check_control_characters(cfg, s, &mut errors);
     check_service_type(cfg, s, features, &mut errors);
     check_env_files(cfg, &mut errors);
+    check_setup_directory(cfg, &mut errors);
     check_unit_names(cfg, s, &mut errors);
     check_command_lines(cfg, s, features, &mut errors);
     errors.into_result(())
@@ -561,6 +696,7 @@ fn check_control_characters(cfg: &Config, s: &SystemdKeys, errors: &mut Errors) 
         ("env_vars", cfg.env_vars.clone()),
         ("env_files", cfg.env_files.clone()),
         ("exec_start_pre", s.exec_start_pre.clone()),
+        ("setup_exec_start", cfg.setup_exec_start.clone()),
         ("exec_start", vec![s.exec_start.clone()]),
         ("exec_start_wrap", one(&s.exec_start_wrap)),
         ("exec_stop", one(&s.exec_stop)),
@@ -601,10 +737,21 @@ fn check_service_type(cfg: &Config, s: &SystemdKeys, features: &Features, errors
     }
 }
 
-/// EnvironmentFile= takes absolute paths.
+/// EnvironmentFile= takes absolute paths; one the setup unit copies is a file,
+/// not a wildcard; the setup unit's directory is no directory of the app's.
 fn check_env_files(cfg: &Config, errors: &mut Errors) {
-    for file in &cfg.env_files {
-        let path = file.strip_prefix('-').unwrap_or(file);
+    let reads = env_reads(cfg);
+    for (file, read) in cfg.env_files.iter().zip(&reads) {
+        let path = read.path;
+        if read.copy.is_some() && path.contains(['*', '?', '[']) {
+            errors.push(cfg.invalid(
+                "env_files",
+                format!("{file:?}"),
+                "a file name without *, ? or [ where the deploy user or the app can write \
+                 (the setup unit reads such a file as the app and copies it: one file, no wildcard)",
+                Some("list each file, or keep wildcards to directories only root can write".into()),
+            ));
+        }
         if !path.starts_with('/') {
             errors.push(cfg.invalid(
                 "env_files",
@@ -614,6 +761,29 @@ fn check_env_files(cfg: &Config, errors: &mut Errors) {
                     "build it from a reference, e.g. [\"-\", :deploy_dir, \"/etc/environment\"]"
                         .into(),
                 ),
+            ));
+        }
+    }
+}
+
+/// The setup unit's directory under /run is root's alone: no directory of the
+/// app's may be it (the app would own the copies of env files).
+fn check_setup_directory(cfg: &Config, errors: &mut Errors) {
+    if !setup_made(cfg) {
+        return;
+    }
+    let setup = format!("/run/{}", setup_directory(cfg));
+    for d in cfg.dir_settings() {
+        let path = d.path.trim_end_matches('/');
+        if cfg.has_dir(d.dir.name) && (path == setup || trust::inside(path, &setup)) {
+            errors.push(cfg.invalid(
+                &format!("{}_directory", d.dir.name),
+                format!("{:?}", d.directory),
+                &format!(
+                    "a directory other than {setup}, where {}-setup.service keeps root's copies of env files",
+                    cfg.service_name
+                ),
+                None,
             ));
         }
     }
@@ -653,6 +823,7 @@ fn check_command_lines(cfg: &Config, s: &SystemdKeys, features: &Features, error
     let one = |value: &Option<String>| command(value).map(str::to_string).into_iter().collect();
     for (key, lines) in [
         ("exec_start_pre", s.exec_start_pre.clone()),
+        ("setup_exec_start", cfg.setup_exec_start.clone()),
         ("exec_start", vec![s.exec_start.clone()]),
         ("exec_stop", one(&s.exec_stop)),
         ("exec_start_wrap", one(&s.exec_start_wrap)),

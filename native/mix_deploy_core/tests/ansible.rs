@@ -128,10 +128,18 @@ fn ansible_writes_three_playbooks_in_the_project_root() {
     );
     // Jinja expressions survive Handlebars; config values are never templated by Ansible.
     assert!(deploy.contains("\"{{ fleet_tar }}\""), "{deploy}");
-    assert!(
-        deploy.contains("scripts_dir: !unsafe /srv/foo-bar/bin"),
-        "{deploy}"
-    );
+    assert!(deploy.contains("bin_dir: !unsafe bin\n"), "{deploy}");
+    // Root runs the scripts of bin_dir here, shipped with each task, never the
+    // deploy user's copies in scripts_dir on the host.
+    let rollback = std::fs::read_to_string(dir.path().join("ansible/rollback.yml")).unwrap();
+    for playbook in [&deploy, &rollback] {
+        assert!(!playbook.contains("/srv/foo-bar/bin"), "{playbook}");
+        assert!(playbook.contains("FLEET_SCRIPT_restart:"), "{playbook}");
+        assert!(
+            playbook.contains("\"${fleet_bin}/${PREFIX}restart\""),
+            "{playbook}"
+        );
+    }
     let setup = std::fs::read_to_string(dir.path().join("ansible/setup.yml")).unwrap();
     assert!(setup.contains("- !unsafe bin/deploy-init-local"), "{setup}");
     assert!(!setup.contains("deploy-ansible"), "{setup}");

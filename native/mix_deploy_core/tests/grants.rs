@@ -80,3 +80,79 @@ fn no_warning_without_root_or_outside_writable_dirs() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_root_command_of_the_service_sees_the_env_files_the_deploy_user_writes() {
+    let w = warnings(&[
+        ("deploy_user", json!("deploy")),
+        ("app_user", json!("app")),
+        (
+            "env_files",
+            json!([
+                "/etc/default/foo",
+                ["-", a("deploy_dir"), "/etc/environment"]
+            ]),
+        ),
+        ("exec_start_pre", json!(["!/usr/local/libexec/foo/sync"])),
+    ]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with(
+            "exec_start_pre runs /usr/local/libexec/foo/sync as root (the '!' prefix) with the \
+             service's env files, and the deploy user deploy can write /srv/foo-bar/etc/environment"
+        ),
+        "{}",
+        w[0]
+    );
+    assert!(w[0].contains("LD_PRELOAD"), "{}", w[0]);
+    assert!(w[0].contains("setup_exec_start"), "{}", w[0]);
+}
+
+#[test]
+fn setup_commands_never_see_those_files_but_still_must_be_root_owned() {
+    let env_files = json!([["-", a("deploy_dir"), "/etc/environment"]]);
+    let w = warnings(&[
+        ("deploy_user", json!("deploy")),
+        ("app_user", json!("app")),
+        ("env_files", env_files.clone()),
+        (
+            "setup_exec_start",
+            json!([["/usr/local/libexec/foo/deploy-sync-config-s3"]]),
+        ),
+    ]);
+    assert_eq!(w, Vec::<String>::new());
+    let w = warnings(&[
+        ("deploy_user", json!("deploy")),
+        ("app_user", json!("app")),
+        ("env_files", env_files),
+        (
+            "setup_exec_start",
+            json!([[a("deploy_dir"), "/bin/deploy-sync-config-s3"]]),
+        ),
+    ]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with(
+            "setup_exec_start runs /srv/foo-bar/bin/deploy-sync-config-s3 as root (in \
+             foo-bar-setup.service), and the deploy user deploy can write /srv/foo-bar"
+        ),
+        "{}",
+        w[0]
+    );
+}
+
+#[test]
+fn a_root_deploy_user_hands_nothing_on() {
+    assert_eq!(
+        warnings(&[
+            ("deploy_user", json!("root")),
+            ("app_user", json!("app")),
+            ("env_files", json!([[a("deploy_dir"), "/etc/environment"]])),
+            (
+                "exec_start_pre",
+                json!([["!", a("deploy_dir"), "/bin/deploy-sync-config-s3"]])
+            ),
+        ]),
+        Vec::<String>::new()
+    );
+}

@@ -404,3 +404,47 @@ fn the_instances_are_units_without_files_of_their_own() {
         .unwrap();
     assert!(!template.made && template.instances.len() == 2);
 }
+
+#[test]
+fn each_instance_has_its_own_root_setup_unit() {
+    // An env file in the configuration dir (the deploy user's) and tmp_dir: root's
+    // work for the setup unit, as trust does it for the plain service.
+    let files = generate(
+        Side::Systemd,
+        &config(&[
+            ("dirs", json!([a("configuration"), a("tmp")])),
+            (
+                "env_files",
+                json!([["-", a("configuration_dir"), "/environment"]]),
+            ),
+        ]),
+    )
+    .unwrap();
+    assert!(
+        !files
+            .iter()
+            .any(|(n, _)| n.ends_with("foo-bar-setup.service")),
+        "no shared setup unit: stopping the old instance would stop it, and the \
+         live instance with it (Requires=)"
+    );
+    let unit = file(&files, "foo-bar@.service");
+    let setup = file(&files, "foo-bar-setup@.service");
+    assert!(
+        values(&unit, "Unit", "Requires").contains(&"foo-bar-setup@%i.service".to_string()),
+        "{unit}"
+    );
+    assert!(value(&unit, "Unit", "After").contains("foo-bar-setup@%i.service"));
+    assert_eq!(
+        value(&unit, "Service", "EnvironmentFile"),
+        "-/run/foo-bar-setup/%i/env-1"
+    );
+    assert_eq!(value(&setup, "Unit", "PartOf"), "foo-bar@%i.service");
+    assert_eq!(
+        value(&setup, "Service", "RuntimeDirectory"),
+        "foo-bar-setup/%i"
+    );
+    assert!(
+        setup.contains("sh /run/foo-bar-setup/%i /etc/foo-bar/environment /run/foo-bar-setup/%i/env-1 optional app app"),
+        "{setup}"
+    );
+}

@@ -260,11 +260,31 @@ fn units_match_golden_files() {
 // ---------------------------------------------------------------------------------
 // Reading units back the way systemd does.
 
+/// The unit's lines as systemd reads them: a line ending in a backslash goes on
+/// in the next one, the backslash read as a space.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        match line.strip_suffix('\\') {
+            Some(head) if !line.trim_start().starts_with('#') => {
+                pending.push_str(head);
+                pending.push(' ');
+            }
+            _ => {
+                pending.push_str(line);
+                out.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    out
+}
+
 /// Directives of one section, in order: (key, raw value).
 fn section(text: &str, name: &str) -> Vec<(String, String)> {
     let mut current = String::new();
     let mut out = Vec::new();
-    for line in text.lines() {
+    for line in logical_lines(text) {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
@@ -369,6 +389,7 @@ fn exec(line: &str) -> (String, Vec<String>) {
 const LIST_DIRECTIVES: &[&str] = &[
     "Environment",
     "EnvironmentFile",
+    "Requires",
     "ExecStartPre",
     "SystemCallFilter",
 ];
@@ -390,7 +411,10 @@ fn each_directive_once_one_after_line_no_blank_runs() {
                 }
                 for (k, n) in seen {
                     assert!(
-                        n == 1 || LIST_DIRECTIVES.contains(&k.as_str()),
+                        n == 1
+                            || LIST_DIRECTIVES.contains(&k.as_str())
+                            // The setup unit is a oneshot: one command a line.
+                            || (k == "ExecStart" && file.ends_with("-setup.service")),
                         "{name}/{file}: {k}= {n} times in [{sect}]"
                     );
                 }
@@ -592,21 +616,169 @@ fn user_exec_start_and_exec_stop_are_command_lines() {
 
 #[test]
 fn environment_files_keep_their_optional_dash() {
-    let text = service(&[(
-        "env_files",
-        json!([
-            ["-", a("deploy_dir"), "/etc/environment"],
-            [a("configuration_dir"), "/environment"],
-            "-/etc/100%/env"
-        ]),
-    )]);
+    let pairs = [
+        ("app_user", json!("app")),
+        (
+            "env_files",
+            json!([
+                ["-", a("deploy_dir"), "/etc/environment"],
+                [a("configuration_dir"), "/environment"],
+                "-/etc/100%/env"
+            ]),
+        ),
+    ];
+    // The first two lie in the deploy user's dirs: the service reads the setup
+    // unit's copies, in its root-only directory; the third is root's.
     assert_eq!(
-        values(&text, "Service", "EnvironmentFile"),
+        values(&service(&pairs), "Service", "EnvironmentFile"),
         [
-            "-/srv/foo-bar/etc/environment",
-            "/etc/foo-bar/environment",
+            "-/run/foo-bar-setup/env-1",
+            "/run/foo-bar-setup/env-2",
             "-/etc/100%%/env"
         ]
+    );
+    let setup = unit(&pairs, "foo-bar-setup.service");
+    assert_eq!(
+        values(&setup, "Service", "EnvironmentFile"),
+        ["-/etc/100%%/env"],
+        "the setup unit reads only root's env files"
+    );
+}
+
+/// The argv of the setup unit's ExecStart= line that runs `script_start`.
+fn setup_command(setup: &str, script_start: &str) -> Vec<String> {
+    values(setup, "Service", "ExecStart")
+        .iter()
+        .map(|line| exec(line).1)
+        .find(|argv| argv.len() > 2 && argv[2].starts_with(script_start))
+        .unwrap_or_else(|| panic!("no ExecStart= running {script_start}:\n{setup}"))
+}
+
+#[test]
+fn the_setup_unit_copies_env_files_of_lower_accounts_reading_them_as_the_app() {
+    let pairs = [
+        ("deploy_user", json!("deploy")),
+        ("app_user", json!("app")),
+        ("app_group", json!("web")),
+        ("dirs", json!([a("runtime"), a("configuration")])),
+        (
+            "env_files",
+            json!([
+                ["-", a("deploy_dir"), "/etc/my env"],
+                ["-", a("runtime_dir"), "/environment"],
+                "/etc/default/foo"
+            ]),
+        ),
+    ];
+    let setup = unit(&pairs, "foo-bar-setup.service");
+    let argv = setup_command(&setup, "set -eu;");
+    assert_eq!(argv[..2], ["/bin/sh", "-c"]);
+    assert_eq!(
+        argv[4..],
+        [
+            "/run/foo-bar-setup",
+            "/srv/foo-bar/etc/my env",
+            "/run/foo-bar-setup/env-1",
+            "optional",
+            "app",
+            "web",
+            "/run/foo-bar/environment",
+            "/run/foo-bar-setup/env-2",
+            "optional",
+            "app",
+            "web",
+        ]
+    );
+    assert_eq!(value(&setup, "Unit", "PartOf"), "foo-bar.service");
+    assert_eq!(value(&setup, "Service", "Type"), "oneshot");
+    assert_eq!(
+        value(&setup, "Service", "RuntimeDirectory"),
+        "foo-bar-setup"
+    );
+    assert_eq!(value(&setup, "Service", "RuntimeDirectoryMode"), "0700");
+    let service = service(&pairs);
+    assert_eq!(
+        values(&service, "Unit", "Requires"),
+        ["foo-bar-setup.service"]
+    );
+    assert!(words(&value(&service, "Unit", "After")).contains(&"foo-bar-setup.service".into()));
+    assert_eq!(
+        values(&service, "Service", "EnvironmentFile"),
+        [
+            "-/run/foo-bar-setup/env-1",
+            "-/run/foo-bar-setup/env-2",
+            "/etc/default/foo"
+        ]
+    );
+    assert!(
+        values(&service, "Service", "ExecStartPre").is_empty(),
+        "no root-run command in the service"
+    );
+}
+
+#[test]
+fn a_root_deploy_user_keeps_its_files_read_as_root() {
+    // deploy_dir is root's: nobody lower can redirect a file there, so it is read
+    // as root, as PID 1 read it before; the app's runtime dir stays the app's.
+    let setup = unit(
+        &[
+            ("deploy_user", json!("root")),
+            ("app_user", json!("app")),
+            (
+                "env_files",
+                json!([
+                    [a("deploy_dir"), "/etc/environment"],
+                    ["-", a("runtime_dir"), "/environment"]
+                ]),
+            ),
+        ],
+        "foo-bar-setup.service",
+    );
+    let argv = setup_command(&setup, "set -eu;");
+    assert_eq!(
+        argv[5..],
+        [
+            "/srv/foo-bar/etc/environment",
+            "/run/foo-bar-setup/env-1",
+            "required",
+            "root",
+            "root",
+            "/run/foo-bar/environment",
+            "/run/foo-bar-setup/env-2",
+            "optional",
+            "app",
+            "app",
+        ]
+    );
+    assert_eq!(
+        values(&setup, "Service", "EnvironmentFile"),
+        ["/srv/foo-bar/etc/environment"],
+        "a file only root can write is the setup unit's environment too"
+    );
+}
+
+#[test]
+fn the_tmp_dir_is_made_by_tmpfiles_where_tmpfiles_is_safe() {
+    let pairs = |version: i64| {
+        vec![
+            ("app_user", json!("app")),
+            ("dirs", json!([a("tmp")])),
+            ("tmp_directory_base", json!("/var/my tmp%")),
+            ("systemd_version", json!(version)),
+        ]
+    };
+    let setup = unit(&pairs(239), "foo-bar-setup.service");
+    let argv = setup_command(&setup, "printf");
+    assert_eq!(argv[4], "d \"/var/my tmp%%/foo-bar\" 0750 app app -");
+    assert!(
+        argv[2].contains("systemd-tmpfiles --create /dev/stdin"),
+        "{argv:?}"
+    );
+    assert!(
+        !units(&pairs(238))
+            .iter()
+            .any(|(n, _)| n == "foo-bar-setup.service"),
+        "below 239 tmpfiles may follow a link: no setup unit, create-dirs makes it"
     );
 }
 
@@ -1067,6 +1239,44 @@ fn mistakes_systemd_would_reject_are_errors() {
     assert_eq!(values(&found, "Service", "ExecStartPre"), ["-mkdir -p /x"]);
     let err = plan_error(&[("service_type", a("oneshot"))]);
     assert!(err.contains("service_type"), "{err}");
+    let err = plan_error(&[("setup_exec_start", json!(["+"]))]);
+    assert!(err.contains("setup_exec_start"), "{err}");
+}
+
+#[test]
+fn the_setup_units_copies_are_files_in_a_directory_of_roots_own() {
+    // A wildcard where a lower account writes: the setup unit copies one file.
+    let err = plan_error(&[
+        ("app_user", json!("app")),
+        ("env_files", json!([["-", a("deploy_dir"), "/etc/*.env"]])),
+    ]);
+    assert!(
+        err.contains("env_files") && err.contains("\"-/srv/foo-bar/etc/*.env\""),
+        "{err}"
+    );
+    // Root's own dirs keep systemd's wildcards.
+    assert_eq!(
+        values(
+            &service(&[("env_files", json!(["-/etc/foo/*.env"]))]),
+            "Service",
+            "EnvironmentFile"
+        ),
+        ["-/etc/foo/*.env"]
+    );
+    // The app's runtime dir named like the setup unit's own.
+    let err = plan_error(&[
+        ("app_user", json!("app")),
+        ("dirs", json!([a("runtime")])),
+        ("runtime_directory", json!("foo-bar-setup")),
+        (
+            "env_files",
+            json!([["-", a("runtime_dir"), "/environment"]]),
+        ),
+    ]);
+    assert!(
+        err.contains("runtime_directory") && err.contains("/run/foo-bar-setup"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -372,3 +372,93 @@ fn a_newline_in_target_prefix_never_reaches_the_sudoers_file() {
         "{sudoers}"
     );
 }
+
+/// The sudoers grants of a config: what follows `NOPASSWD:`, one per command.
+fn sudoers_grants(pairs: &[(&str, Value)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pairs = pairs.to_vec();
+    pairs.push(("sudo_deploy", json!(true)));
+    api::generate(
+        &input_in(&pairs, dir.path().to_str().unwrap()),
+        Side::Deploy,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(
+        dir.path()
+            .join("_build/prod/deploy/etc/sudoers.d/deploy-foo-bar"),
+    )
+    .unwrap()
+    .replace("\\\n", "");
+    text.lines()
+        .filter_map(|l| l.split_once("NOPASSWD: "))
+        .flat_map(|(_, rest)| rest.split(',').map(|g| g.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn sudoers_grants_exactly_what_the_scripts_in_templates_run_with_sudo() {
+    let all = json!(["start", "stop", "restart"]);
+    assert_eq!(
+        sudoers_grants(&[
+            ("templates", all.clone()),
+            ("listen_stream", json!(4000)),
+            ("restart_method", a("systemctl")),
+        ]),
+        [
+            "/bin/systemctl start foo-bar.socket",
+            "/bin/systemctl start foo-bar",
+            "/bin/systemctl stop foo-bar.socket",
+            "/bin/systemctl stop foo-bar",
+            "/bin/systemctl restart foo-bar",
+        ]
+    );
+    // :touch starts a stopped service; :systemd_flag touches the flag (no sudo).
+    assert_eq!(
+        sudoers_grants(&[
+            ("templates", json!(["restart"])),
+            ("restart_method", a("touch"))
+        ]),
+        ["/bin/systemctl start foo-bar"]
+    );
+    assert_eq!(
+        sudoers_grants(&[("templates", all), ("restart_method", a("systemd_flag"))]),
+        [
+            "/bin/systemctl start foo-bar",
+            "/bin/systemctl start foo-bar-restart.path",
+            "/bin/systemctl stop foo-bar-restart.path",
+            "/bin/systemctl stop foo-bar",
+        ]
+    );
+    // :overlap: deploy-start starts the live instance (either may be), deploy-stop
+    // stops both; deploy-restart's switch runs as root and is granted nothing.
+    assert_eq!(
+        sudoers_grants(&[
+            ("templates", json!(["start", "stop", "restart"])),
+            ("listen_stream", json!(4000)),
+            ("restart_method", a("overlap")),
+            ("health_check_url", json!("http://127.0.0.1:4000/")),
+        ]),
+        [
+            "/bin/systemctl start foo-bar.socket",
+            "/bin/systemctl start foo-bar@a",
+            "/bin/systemctl start foo-bar@b",
+            "/bin/systemctl stop foo-bar.socket",
+            "/bin/systemctl stop foo-bar@a",
+            "/bin/systemctl stop foo-bar@b",
+        ]
+    );
+    assert_eq!(
+        sudoers_grants(&[
+            ("templates", json!(["restart"])),
+            ("listen_stream", json!(4000)),
+            ("restart_method", a("overlap")),
+            ("health_check_url", json!("http://127.0.0.1:4000/")),
+        ]),
+        Vec::<String>::new()
+    );
+    // No script that needs sudo: nothing granted.
+    assert_eq!(
+        sudoers_grants(&[("templates", json!(["release"]))]),
+        Vec::<String>::new()
+    );
+}
