@@ -484,11 +484,17 @@ impl Plan {
                     suffix: k.file_suffix,
                     template: k.template,
                     made: (k.made)(cfg),
-                    instances: k
-                        .instances
-                        .iter()
-                        .map(|i| instance_file_suffix(k, i))
-                        .collect(),
+                    // Every template unit file is :overlap's: its instances are the
+                    // overlap instances, also for one no script names (the setup
+                    // template, started through the instances' Requires=), so that
+                    // retiring it stops `<service>-setup@a`, never the bare template.
+                    instances: match k.file_suffix.contains('@') {
+                        true => overlap::INSTANCES
+                            .iter()
+                            .map(|i| instance_file_suffix(k, i))
+                            .collect(),
+                        false => Vec::new(),
+                    },
                 })
                 .collect(),
             socket_unit: names.socket.clone(),

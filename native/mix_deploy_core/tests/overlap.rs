@@ -403,6 +403,20 @@ fn the_instances_are_units_without_files_of_their_own() {
         .find(|f| f.name == "foo-bar@.service")
         .unwrap();
     assert!(!template.made && template.instances.len() == 2);
+    // So is the setup template: retiring it stops its instances, which systemctl
+    // can name (the bare template it cannot).
+    let setup = p
+        .unit_files
+        .iter()
+        .find(|f| f.name == "foo-bar-setup@.service")
+        .unwrap();
+    assert_eq!(
+        setup.instances,
+        [
+            "-setup@a.service".to_string(),
+            "-setup@b.service".to_string()
+        ]
+    );
 }
 
 #[test]
