@@ -31,7 +31,7 @@ defmodule MixDeploy.ReleaseRecordTest do
   defp site(dir, config \\ [], fun) do
     project = Path.join(dir, "project")
     deploy = Path.join(dir, "srv")
-    templates = ~w(release rollback restart extract-release)
+    templates = ~w(release rollback restart extract-release validate-service)
 
     in_project(
       project,
@@ -276,6 +276,63 @@ defmodule MixDeploy.ReleaseRecordTest do
         assert out =~ "==> Skipping #{r1}: it was current before #{r3}, and it is gone"
         assert out =~ "==> Rolling back to #{r2} (version 0.2.0): the newest release that ran ok"
         assert current(site) == r2
+      end)
+    end
+  end
+
+  describe "deploy-validate-service (the agent hook) records the outcome" do
+    defp validate(site, systemctl \\ nil) do
+      run(site, "validate-service", [
+        {"SYSTEMCTL", systemctl || site.systemctl},
+        {"HEALTH_CHECK_SETTLE", "0"}
+      ])
+    end
+
+    test "ok and failed, as deploy-restart does; the rollback rule skips the failed one",
+         %{tmp_dir: dir} do
+      site(dir, fn site ->
+        good = deploy!(site, "0.1.0")
+        refute Map.has_key?(record(site, good), "health")
+        {_, 0} = validate(site)
+        assert record(site, good)["health"] == "ok"
+
+        bad = deploy!(site, "0.2.0", crash: true)
+        {out, 1} = validate(site)
+        assert out =~ "foo-bar is not healthy: foo-bar exited (exit-code)"
+        assert record(site, bad)["health"] == "failed"
+        # It checks; it never switches.
+        assert current(site) == bad
+        assert Enum.count(history(site), &(&1 =~ " health ")) == 2
+
+        {out, 0} = run(site, "rollback")
+        assert out =~ "to #{good} (version 0.1.0)"
+      end)
+    end
+
+    test "nothing is recorded when a deploy switched away during the check", %{tmp_dir: dir} do
+      site(dir, fn site ->
+        old = deploy!(site, "0.1.0")
+        new = deploy!(site, "0.2.0")
+        # A systemctl that points current back at the old release at its first
+        # look at the service, as a deploy in between would.
+        switching = Path.join(site.dir, "switching-systemctl")
+
+        File.write!(switching, """
+        #!/bin/bash
+        if [ ! -e '#{site.dir}/switched' ]; then
+            touch '#{site.dir}/switched'
+            ln -sfn 'releases/#{old}' '#{site.current}.x' && mv -T '#{site.current}.x' '#{site.current}'
+        fi
+        exec '#{site.systemctl}' "$@"
+        """)
+
+        File.chmod!(switching, 0o755)
+        {out, 0} = validate(site, switching)
+        assert File.exists?(Path.join(site.dir, "switched"))
+        assert current(site) == old
+        assert out =~ "a deploy switched away from #{new} during the check; its outcome (ok) is not recorded"
+        refute Map.has_key?(record(site, new), "health")
+        refute Map.has_key?(record(site, old), "health")
       end)
     end
   end
