@@ -330,7 +330,10 @@ defmodule MixDeploy.ReleaseRecordTest do
         {out, 0} = validate(site, switching)
         assert File.exists?(Path.join(site.dir, "switched"))
         assert current(site) == old
-        assert out =~ "a deploy switched away from #{new} during the check; its outcome (ok) is not recorded"
+
+        assert out =~
+                 "a deploy switched away from #{new} during the check; its outcome (ok) is not recorded"
+
         refute Map.has_key?(record(site, new), "health")
         refute Map.has_key?(record(site, old), "health")
       end)
