@@ -330,6 +330,39 @@ defmodule MixDeploy.ReleaseRecordTest do
       )
     end
 
+    test "mix deploy.local runs the same flow: the migration before the switch",
+         %{tmp_dir: dir} do
+      site(
+        dir,
+        [templates: ~w(migrate set-env), migrate_on_deploy: true, env_vars: ["PROBE=unit"]],
+        fn site ->
+          # deploy.local renders the script into a dir of its own: set-env is found
+          # in scripts_dir, as on a host after deploy-init-local.
+          scripts = Path.join(site.deploy, "bin")
+          File.mkdir_p!(scripts)
+          File.cp!(Path.join(site.bin, "deploy-set-env"), Path.join(scripts, "deploy-set-env"))
+
+          try do
+            System.put_env("RELEASE_TAR", tar(site, "0.1.0", eval: migration(site, "0.1.0", 0)))
+            mix("deploy.local")
+            System.put_env("RELEASE_TAR", tar(site, "0.2.0", eval: migration(site, "0.2.0", 3)))
+
+            assert_raise Mix.Error, ~r/the migrations of \S+ \(version 0\.2\.0\) failed/, fn ->
+              mix("deploy.local")
+            end
+          after
+            System.delete_env("RELEASE_TAR")
+          end
+
+          [first] = releases(site) -- [List.last(releases(site))]
+          assert current(site) == first
+          assert [one, two] = migrations(site)
+          assert one =~ "version=0.1.0 user=root node=foo_bar probe=unit current="
+          assert two =~ "version=0.2.0 user=root node=foo_bar probe=unit current=#{first}"
+        end
+      )
+    end
+
     test "a failed migration switches nothing, prints its output, marks the release failed",
          %{tmp_dir: dir} do
       site(
