@@ -580,6 +580,19 @@ defmodule MixDeploy.ReleaseRecordTest do
         assert status_jq(site, "[.current, .last_good, (.releases | length), .events[-1].event]") ==
                  [~s(["#{good}","#{third}",2,"rollback"])]
 
+        # A control character the deploy user wrote into its history stays out of
+        # the text, and JSON escapes it.
+        File.write!(
+          Path.join(site.deploy, ".deploy-history"),
+          "2026-01-01T00:00:00Z deploy release=x\e[2J\n",
+          [:append]
+        )
+
+        text = status_text(site)
+        assert text =~ "  2026-01-01T00:00:00Z deploy release=x?[2J\n"
+        refute text =~ "\e"
+        assert status_jq(site, ".events[-1].release") == [~s("x\\u001b[2J")]
+
         {out, 1} = run(site, "status", [{"STATUS_FORMAT", "yaml"}])
         assert out =~ "STATUS_FORMAT must be text or json, got 'yaml'"
       end)
