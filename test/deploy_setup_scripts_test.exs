@@ -717,6 +717,59 @@ defmodule MixDeploy.DeploySetupScriptsTest do
              ]
     end
 
+    test "restart_method :overlap: start and enable act on the live instance, stop on both",
+         %{tmp_dir: dir} do
+      config = [
+        templates: ~w(start stop enable),
+        listen_stream: "127.0.0.1:4000",
+        restart_method: :overlap,
+        health_check_url: "http://127.0.0.1:4000/"
+      ]
+
+      {project, bin} = generate(dir, config)
+      log = Path.join(dir, "calls.log")
+      current = Path.join(dir, "srv/current")
+      env = [{"SYSTEMCTL", shim(Path.join(dir, "systemctl"), log)}, {"CURRENT_DIR", current}]
+
+      # Before the first deploy-restart the live instance (a: no drop-in names
+      # another) has no release of its own to run.
+      {out, 1} = run(script(bin, "start", config), env: env, cd: project)
+      assert out =~ "foo-bar@a, the live instance, has no release yet (#{current}-a is missing)"
+      assert calls(log) == []
+
+      File.mkdir_p!(current <> "-a")
+      for s <- ~w(start stop), do: run!(script(bin, s, config), env: env, cd: project)
+
+      assert calls(log) == [
+               "systemctl start foo-bar.socket",
+               "systemctl start foo-bar@a",
+               "systemctl stop foo-bar.socket",
+               "systemctl stop foo-bar@a",
+               "systemctl stop foo-bar@b"
+             ]
+
+      # As deploy-restart leaves a tree after switching to b: its drop-in names b.
+      File.rm!(log)
+      dest = Path.join(dir, "dest")
+      dropin = Path.join(dest, "etc/systemd/system/foo-bar.socket.d/50-live-instance.conf")
+      File.mkdir_p!(Path.dirname(dropin))
+      File.write!(dropin, "[Socket]\nService=foo-bar@b.service\n")
+      run!(script(bin, "enable", config), env: [{"DESTDIR", dest} | env], cd: project)
+
+      assert calls(log) == [
+               "systemctl --root=#{dest} enable foo-bar@b.service",
+               "systemctl --root=#{dest} enable foo-bar.socket",
+               "systemctl --root=#{dest} is-enabled --quiet foo-bar@a.service",
+               "systemctl --root=#{dest} disable foo-bar@a.service"
+             ]
+
+      # start acts on this machine's systemd: a DESTDIR in the environment does
+      # not make it read another tree's drop-in (here naming b).
+      File.rm!(log)
+      run!(script(bin, "start", config), env: [{"DESTDIR", dest} | env], cd: project)
+      assert calls(log) == ["systemctl start foo-bar.socket", "systemctl start foo-bar@a"]
+    end
+
     test "stop of a unit that is not installed is not an error; other failures are", %{
       tmp_dir: dir
     } do

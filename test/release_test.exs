@@ -566,6 +566,27 @@ defmodule MixDeploy.ReleaseTest do
       end)
     end
 
+    test "under restart_method :overlap, never deletes the release an instance runs",
+         %{tmp_dir: dir} do
+      overlap = [
+        keep_releases: 1,
+        restart_method: :overlap,
+        listen_stream: "127.0.0.1:4000",
+        health_check_url: "http://127.0.0.1:4000/"
+      ]
+
+      with_site(dir, overlap, fn site ->
+        build_and_deploy!(site, ~w(0.1.0))
+        [first] = releases(site)
+        # As deploy-restart leaves it: instance a runs 0.1.0 through its own link.
+        File.ln_s!("releases/#{first}", site.current <> "-a")
+        build_and_deploy!(site, ~w(0.2.0 0.3.0 0.4.0))
+
+        assert Enum.map(releases(site), &version_of(site, &1)) ==
+                 ~w(version=0.1.0 version=0.3.0 version=0.4.0)
+      end)
+    end
+
     test "never deletes current nor the release a rollback would pick", %{tmp_dir: dir} do
       with_site(dir, [keep_releases: 1], fn site ->
         build_and_deploy!(site, ~w(0.1.0 0.2.0 0.3.0))

@@ -314,6 +314,36 @@ defmodule MixDeploy.SystemdTest do
       assert exposure(Path.join(tmp, "plain.service")) > 9.0
     end
 
+    test "restart_method :overlap: the template unit and its socket pass systemd-analyze verify, and its sandbox scores 3.0 or lower",
+         %{tmp_dir: tmp} do
+      config = [
+        restart_method: :overlap,
+        listen_stream: "127.0.0.1:4000",
+        paranoia: true,
+        systemd_version: 252,
+        dirs: [:runtime, :tmp]
+      ]
+
+      units = generate(tmp, :foo_bar, config)
+
+      # :tmp is root's work before the start: each instance has its own setup
+      # instance (a shared one, PartOf= either, would stop the live one).
+      assert Enum.sort(Map.keys(units)) ==
+               ["foo-bar-setup@.service", "foo-bar.socket", "foo-bar@.service"]
+
+      {other, missing} = verify(Path.join(tmp, unit_dir()), Map.keys(units))
+      assert other == [], Enum.join(other, "\n")
+      # verify loads the template as its instance "i", which runs its own link.
+      assert missing == ["/srv/foo-bar/current-i/bin/foo_bar"]
+      assert values(units["foo-bar.socket"], "Socket", "Service") == ["foo-bar@a.service"]
+      assert "foo-bar-setup@%i.service" in values(units["foo-bar@.service"], "Unit", "Requires")
+      assert values(units["foo-bar-setup@.service"], "Unit", "PartOf") == ["foo-bar@%i.service"]
+
+      path = Path.join(tmp, "foo-bar@a.service")
+      File.write!(path, units["foo-bar@.service"])
+      assert exposure(path) <= 3.0
+    end
+
     test "prints creating, then unchanged; removes only stale units it wrote", %{tmp_dir: tmp} do
       in_project(tmp, :foo_bar, [systemd: [restart_method: :systemd_flag]], fn ->
         mix("systemd.generate")

@@ -4,9 +4,10 @@
 # client has made MAX requests, or MAX_SECONDS have passed (all three bound it).
 # Every request gets up to 30 s (a restart keeps it waiting in the backlog); a
 # failure is anything but HTTP 200 with a body naming a version.
-# Prints one line: "requests=N failed=M slowest_ms=S by_pid=P1:N1,P2:N2" (how
-# many answers named each OS pid in a "pid: P" line, by pid; "none" for answers
-# without one) and, for each failure, a line
+# Prints one line: "requests=N failed=M slowest_ms=S p99_ms=Q by_pid=P1:N1,P2:N2"
+# (Q: 99 of 100 requests took at most Q ms; by_pid: how many answers named each
+# OS pid in a "pid: P" line, by pid; "none" for answers without one) and, for each
+# failure, a line
 # "failure: <curl exit> <http code> <seconds> <error>" on stderr (the first 10).
 #
 #   test/support/http_load.sh URL STOP CLIENTS MAX MAX_SECONDS
@@ -40,7 +41,9 @@ for i in $(seq "$clients"); do
     pids+=($!)
 done
 wait "${pids[@]}"
-cat "$out"/log.* 2>/dev/null | awk '
+p99=$(cat "$out"/log.* 2>/dev/null | awk '{ print ($1 == "ok") ? $2 : $4 }' | sort -g |
+    awk '{ t[NR] = $1 } END { i = int(NR * 0.99 + 0.999999); printf "%d", (NR > 0) ? t[i] * 1000 : 0 }')
+cat "$out"/log.* 2>/dev/null | awk -v p99="$p99" '
     { n++; t = ($1 == "ok") ? $2 : $4; if (t > slowest) slowest = t }
     $1 == "ok" { by_pid[$3]++ }
     $1 != "ok" { failed++; if (failed <= 10) print "failure: " substr($0, 9) > "/dev/stderr" }
@@ -48,5 +51,5 @@ cat "$out"/log.* 2>/dev/null | awk '
     END {
         pids = ""
         for (p in by_pid) pids = pids (pids == "" ? "" : ",") p ":" by_pid[p]
-        printf "requests=%d failed=%d slowest_ms=%d by_pid=%s\n", n, failed, slowest * 1000, pids
+        printf "requests=%d failed=%d slowest_ms=%d p99_ms=%d by_pid=%s\n", n, failed, slowest * 1000, p99, pids
     }'

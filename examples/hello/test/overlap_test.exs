@@ -19,6 +19,16 @@ defmodule Hello.OverlapTest do
     assert {:ok, 200, "hello " <> _} = public(app, "GET", "/", 10_000)
   end
 
+  test "serving fd 3 keeps the socket's backlog (listen() again would set it to 5)" do
+    app = start_hello([])
+    assert {:ok, 200, "hello " <> _} = public(app, "GET", "/", 10_000)
+    # ss shows a listening socket's backlog as its Send-Q (third column).
+    {out, 0} = System.cmd("ss", ["-ltnH", "sport = :#{app.tcp_port}"])
+    [_state, _recv_q, backlog | _] = String.split(out)
+    somaxconn = File.read!("/proc/sys/net/core/somaxconn") |> String.trim() |> String.to_integer()
+    assert String.to_integer(backlog) == min(4096, somaxconn)
+  end
+
   test "as an overlap instance it answers privately and accepts on fd 3 only after POST /accept",
        ctx do
     app = start_hello(overlap: ctx.control)

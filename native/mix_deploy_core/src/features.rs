@@ -68,6 +68,9 @@ features! {
     protect_system_strict: 235,
     /// `LockPersonality=`.
     lock_personality: 235,
+    /// `UnsetEnvironment=`, `RuntimeDirectory=` below a directory of its own, and
+    /// `NRestarts`: what restart_method :overlap's units and switch need.
+    unset_environment: 235,
     /// `PrivateMounts=`.
     private_mounts: 239,
     /// systemd-tmpfiles works through file descriptors and refuses unsafe path

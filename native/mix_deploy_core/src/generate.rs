@@ -14,6 +14,7 @@ use crate::error::{suggest, Error, Errors};
 use crate::grants;
 use crate::input::Input;
 use crate::output::{self, Action, Change, Planned};
+use crate::overlap;
 use crate::plan::{Plan, MARKER, MARKER_LINES};
 use crate::render::{self, Source};
 use crate::resolve::{resolve, Resolved};
@@ -101,12 +102,22 @@ pub fn plan(
     let plan = Plan::of(resolved);
     let mut ctx = Context::from(Value::Object(context::of(resolved, &plan)));
     let template_dir = root.join(&resolved.template_dir);
+    // Every problem of the config at once: the unit's checks and :overlap's.
+    let mut problems = Errors::default();
+    let checks = [
+        overlap::check(resolved, &plan.features),
+        match resolved.deploy() {
+            Some(_) => Ok(()),
+            None => units::check(resolved, &plan.features),
+        },
+    ];
+    for found in checks.into_iter().filter_map(Result::err) {
+        found.0.into_iter().for_each(|e| problems.push(e));
+    }
+    problems.into_result(())?;
     let jobs = match resolved.deploy() {
         Some(d) => deploy_jobs(resolved, d, root)?,
-        None => {
-            units::check(resolved, &plan.features)?;
-            systemd_jobs(resolved, &plan, root)
-        }
+        None => systemd_jobs(resolved, &plan, root),
     };
     let mut errors = Errors::default();
     let partials = project_partials(&template_dir);

@@ -34,7 +34,10 @@ pub fn root_grants(cfg: &Config) -> Vec<String> {
     let writable_env = units::env_reads(cfg)
         .into_iter()
         .find_map(|r| trust::lower_ground_of(cfg, r.path).map(|g| (r.path, g)));
-    let setup = format!("{}-setup.service", cfg.service_name);
+    let setup = match crate::overlap::on(cfg) {
+        true => format!("{}-setup@.service", cfg.service_name),
+        false => format!("{}-setup.service", cfg.service_name),
+    };
     let mut out = Vec::new();
     for (key, command, in_setup) in commands {
         let (prefixes, rest) = split_prefixes(command.trim_start());

@@ -12,8 +12,10 @@
 //! 3. `spec`: every config key once: its kind, its default, its typed field.
 //! 4. `config`, `kinds`, `shared`: the typed config and where each key was written;
 //!    conversions by kind; the keys both namespaces read.
-//! 5. `domain`, `eval`, `trust`: validators of what a key means; evaluation of
-//!    references; whose ground each path of the config is (deploy user, app, root).
+//! 5. `domain`, `eval`, `trust`, `overlap`: validators of what a key means;
+//!    evaluation of references; whose ground each path of the config is (deploy
+//!    user, app, root); restart_method :overlap's instances, their names and
+//!    paths, and its checks.
 //! 6. `resolve`: raw config to the typed config (the first boundary where keys are
 //!    names).
 //! 7. `units`: the unit side's values and whole-config checks.
@@ -39,6 +41,7 @@ pub mod input;
 pub mod kinds;
 pub mod listen;
 pub mod output;
+pub mod overlap;
 pub mod plan;
 pub mod quote;
 pub mod render;

@@ -8,7 +8,8 @@
 //!
 //! A new kind of unit is one row of `UNIT_KINDS` and its template: every script
 //! that installs, enables, starts, stops, stages, removes or grants units walks
-//! the lists built from that table.
+//! the lists built from that table. A template unit (`<service>@.service`) lists
+//! its instances: each is a unit the scripts act on, without a file of its own.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::features::{Features, Since, SINCE};
+use crate::overlap;
 use crate::spec::SYSTEMD_OUTPUT_DIR;
 use crate::templates;
 use crate::units::{self, Needs, UnitValues};
@@ -39,6 +41,9 @@ pub const SYSTEMCTL: &str = "/bin/systemctl";
 pub enum UnitKind {
     /// The service itself.
     Service,
+    /// restart_method :overlap: an instance of the service's template unit
+    /// (`<service>@a`, `<service>@b`), which take turns on the socket.
+    Instance,
     /// listen_stream: holds the port while the service restarts.
     Socket,
     /// runtime_environment_service_script: runs before the service.
@@ -66,6 +71,11 @@ struct KindFacts {
     template: &'static str,
     /// Whether the config makes it.
     made: fn(&Config) -> bool,
+    /// A template unit's instances: the units the scripts act on are
+    /// `<service>@<instance>`, and the file is the template's alone. Of the
+    /// instances, deploy-enable enables and deploy-start starts only the live
+    /// one (the one the socket names); deploy-stop stops them all.
+    instances: &'static [&'static str],
     /// deploy-enable enables it (it starts at boot).
     enabled: bool,
     /// deploy-enable also starts it at once (it only watches; starting it starts
@@ -81,13 +91,29 @@ struct KindFacts {
 }
 
 /// Every kind of unit, in the order units are listed everywhere.
-const UNIT_KINDS: [KindFacts; 6] = [
+const UNIT_KINDS: [KindFacts; 8] = [
     KindFacts {
         kind: UnitKind::Service,
         suffix: "",
         file_suffix: ".service",
         template: "service",
-        made: |_| true,
+        made: |c| !overlap::on(c),
+        instances: &[],
+        enabled: true,
+        start_with_enable: false,
+        start_rank: Some(2),
+        stop_rank: Some(2),
+        sudo: true,
+        required_by_service: false,
+    },
+    KindFacts {
+        kind: UnitKind::Instance,
+        suffix: "@",
+        file_suffix: "@.service",
+        // The same template as the service: the unit with its overlap settings.
+        template: "service",
+        made: overlap::on,
+        instances: &overlap::INSTANCES,
         enabled: true,
         start_with_enable: false,
         start_rank: Some(2),
@@ -101,6 +127,7 @@ const UNIT_KINDS: [KindFacts; 6] = [
         file_suffix: ".socket",
         template: "socket",
         made: |c| !c.listen_stream.is_empty(),
+        instances: &[],
         enabled: true,
         start_with_enable: false,
         // First: the service takes its listening socket from it; stopped before
@@ -116,6 +143,7 @@ const UNIT_KINDS: [KindFacts; 6] = [
         file_suffix: "-runtime-environment.service",
         template: "runtime-environment.service",
         made: |c| c.runtime_environment_service_script.is_some(),
+        instances: &[],
         enabled: true,
         start_with_enable: false,
         start_rank: Some(1),
@@ -128,9 +156,29 @@ const UNIT_KINDS: [KindFacts; 6] = [
         suffix: "-setup.service",
         file_suffix: "-setup.service",
         template: "setup.service",
-        made: |c| units::setup_made(c),
+        made: |c| units::setup_made(c) && !overlap::on(c),
+        instances: &[],
         // Started by the service's Requires=, stopped and restarted with it
         // (PartOf=): nothing enables, starts, stops or grants it by name.
+        enabled: false,
+        start_with_enable: false,
+        start_rank: None,
+        stop_rank: None,
+        sudo: false,
+        required_by_service: true,
+    },
+    KindFacts {
+        kind: UnitKind::Setup,
+        suffix: "-setup@",
+        file_suffix: "-setup@.service",
+        // restart_method :overlap: one setup instance per instance of the
+        // service (`<service>-setup@a` for `<service>@a`), so starting the new
+        // instance runs root's setup afresh for it, and stopping the old one
+        // stops only its own (one shared setup unit, PartOf= either instance,
+        // would take the other one down through its Requires=).
+        template: "setup.service",
+        made: |c| units::setup_made(c) && overlap::on(c),
+        instances: &[],
         enabled: false,
         start_with_enable: false,
         start_rank: None,
@@ -144,6 +192,7 @@ const UNIT_KINDS: [KindFacts; 6] = [
         file_suffix: "-restart.path",
         template: "restart.path",
         made: |c| c.restart_method == RestartMethod::SystemdFlag,
+        instances: &[],
         enabled: true,
         start_with_enable: true,
         // Last to start and first to stop: a flag change cannot start the service
@@ -159,6 +208,7 @@ const UNIT_KINDS: [KindFacts; 6] = [
         file_suffix: "-restart.service",
         template: "restart.service",
         made: |c| c.restart_method == RestartMethod::SystemdFlag,
+        instances: &[],
         enabled: false,
         start_with_enable: false,
         start_rank: None,
@@ -175,11 +225,14 @@ pub struct Unit {
     pub name: String,
     /// The name after service_name, e.g. `.socket`: scripts print
     /// `"${SERVICE_NAME}<suffix>"` so SERVICE_NAME overrides it like every value.
-    pub suffix: &'static str,
+    pub suffix: String,
     /// The full unit name, as `systemctl enable` takes it, e.g. `foo.service`.
     pub unit_name: String,
-    pub unit_suffix: &'static str,
+    pub unit_suffix: String,
     pub kind: UnitKind,
+    /// An instance of a template unit (`a` in `foo@a`): the scripts enable and
+    /// start it only when it is the live one; null for other units.
+    pub instance: Option<&'static str>,
     pub enabled: bool,
     pub start_with_enable: bool,
     pub started: bool,
@@ -195,6 +248,9 @@ pub struct UnitFile {
     pub template: &'static str,
     /// Whether the config makes it now (else copy-files and enable retire it).
     pub made: bool,
+    /// A template unit's instances as systemctl names them after service_name
+    /// (`@a.service`): retiring the file stops and disables each.
+    pub instances: Vec<String>,
 }
 
 /// The units by kind, as their files are named; null for a kind the config does
@@ -202,6 +258,8 @@ pub struct UnitFile {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UnitNames {
     pub service: Option<String>,
+    /// The template unit of restart_method :overlap, `<service>@.service`.
+    pub instance: Option<String>,
     pub socket: Option<String>,
     pub runtime_environment: Option<String>,
     pub setup: Option<String>,
@@ -271,9 +329,18 @@ pub struct Plan {
     pub stop_units: Vec<Unit>,
     /// Every unit file of this service, made or not.
     pub unit_files: Vec<UnitFile>,
+    /// The service's own unit file after service_name: `.service`, or the
+    /// template unit's `@.service` (restart_method :overlap).
+    pub service_file_suffix: &'static str,
     pub unit: UnitNames,
     /// `<service>.socket` with listen_stream, else null.
     pub socket_unit: Option<String>,
+    /// restart_method :overlap's facts for the scripts; null for other methods.
+    pub overlap: Option<OverlapPlan>,
+    /// The name of the socket's drop-in naming the live instance, in
+    /// `/etc/systemd/system/<service>.socket.d/` (copy-files removes it when the
+    /// config drops :overlap).
+    pub live_dropin: &'static str,
     /// The release tar the build leaves, relative to the project...
     pub release_tar: String,
     /// ...the same as a shell word of BUILD_PATH, RELEASE_NAME and RELEASE_VSN...
@@ -294,6 +361,24 @@ pub struct Plan {
     /// The unit side's values (serialised at the top level with the rest).
     #[serde(skip)]
     pub unit_values: Option<UnitValues>,
+}
+
+/// restart_method :overlap, as the scripts need it (docs/templates.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct OverlapPlan {
+    /// `a`, `b`: each `<service>@<instance>` runs the release its link
+    /// `<current_dir>-<instance>` points at.
+    pub instances: [&'static str; 2],
+    /// The instance the socket's own Service= names: the live one when no
+    /// drop-in names another (the first start).
+    pub first: &'static str,
+    /// Each instance's runtime directory is `<runtime_dir>/<instance>`, with the
+    /// control socket in it; the hold files are `<runtime_dir>/<hold><instance>`.
+    pub runtime_dir: String,
+    pub control_socket: &'static str,
+    pub hold: &'static str,
+    /// CPUWeight= of the instance booting beside the live one.
+    pub boot_cpu_weight: i64,
 }
 
 /// What only the deploy scripts need.
@@ -323,31 +408,45 @@ impl Plan {
         let features = Features::at(cfg.systemd_version);
         let service = &cfg.service_name;
         let made: Vec<&KindFacts> = UNIT_KINDS.iter().filter(|k| (k.made)(cfg)).collect();
-        let unit = |k: &KindFacts| Unit {
-            name: format!("{service}{}", k.suffix),
-            suffix: k.suffix,
-            unit_name: format!("{service}{}", k.file_suffix),
-            unit_suffix: k.file_suffix,
-            kind: k.kind,
-            enabled: k.enabled,
-            start_with_enable: k.start_with_enable,
-            started: k.start_rank.is_some(),
-            sudo: k.sudo,
+        // The units of a kind: the unit itself, or each instance of a template.
+        let units_of = |k: &KindFacts| -> Vec<Unit> {
+            let one = |suffix: String, unit_suffix: String, instance| Unit {
+                name: format!("{service}{suffix}"),
+                unit_name: format!("{service}{unit_suffix}"),
+                suffix,
+                unit_suffix,
+                kind: k.kind,
+                instance,
+                enabled: k.enabled,
+                start_with_enable: k.start_with_enable,
+                started: k.start_rank.is_some(),
+                sudo: k.sudo,
+            };
+            if k.instances.is_empty() {
+                vec![one(k.suffix.into(), k.file_suffix.into(), None)]
+            } else {
+                k.instances
+                    .iter()
+                    .map(|i| one(instance_suffix(k, i), instance_file_suffix(k, i), Some(*i)))
+                    .collect()
+            }
         };
-        let units: Vec<Unit> = made.iter().map(|k| unit(k)).collect();
+        let units: Vec<Unit> = made.iter().flat_map(|k| units_of(k)).collect();
         let ordered = |rank: fn(&KindFacts) -> Option<u8>| {
             let mut list: Vec<&&KindFacts> = made.iter().filter(|k| rank(k).is_some()).collect();
             list.sort_by_key(|k| rank(k));
-            list.into_iter().map(|k| unit(k)).collect::<Vec<_>>()
+            list.into_iter()
+                .flat_map(|k| units_of(k))
+                .collect::<Vec<_>>()
         };
         let name_of = |kind: UnitKind| {
-            units
-                .iter()
-                .find(|u| u.kind == kind)
-                .map(|u| u.unit_name.clone())
+            made.iter()
+                .find(|k| k.kind == kind)
+                .map(|k| format!("{service}{}", k.file_suffix))
         };
         let names = UnitNames {
             service: name_of(UnitKind::Service),
+            instance: name_of(UnitKind::Instance),
             socket: name_of(UnitKind::Socket),
             runtime_environment: name_of(UnitKind::RuntimeEnvironment),
             setup: name_of(UnitKind::Setup),
@@ -357,7 +456,8 @@ impl Plan {
         let requires: Vec<String> = made
             .iter()
             .filter(|k| k.required_by_service)
-            .map(|k| format!("{service}{}", k.file_suffix))
+            // A template unit is required as the instance's own: `<service>-setup@%i`.
+            .map(|k| format!("{service}{}", k.file_suffix.replacen("@.", "@%i.", 1)))
             .collect();
         let needs = Needs {
             requires: &requires,
@@ -373,6 +473,10 @@ impl Plan {
             systemctl: SYSTEMCTL,
             features,
             feature_since: SINCE,
+            service_file_suffix: made
+                .iter()
+                .find(|k| matches!(k.kind, UnitKind::Service | UnitKind::Instance))
+                .map_or(".service", |k| k.file_suffix),
             start_units: ordered(|k| k.start_rank),
             stop_units: ordered(|k| k.stop_rank),
             unit_files: UNIT_KINDS
@@ -382,9 +486,29 @@ impl Plan {
                     suffix: k.file_suffix,
                     template: k.template,
                     made: (k.made)(cfg),
+                    // Every template unit file is :overlap's: its instances are the
+                    // overlap instances, also for one no script names (the setup
+                    // template, started through the instances' Requires=), so that
+                    // retiring it stops `<service>-setup@a`, never the bare template.
+                    instances: match k.file_suffix.contains('@') {
+                        true => overlap::INSTANCES
+                            .iter()
+                            .map(|i| instance_file_suffix(k, i))
+                            .collect(),
+                        false => Vec::new(),
+                    },
                 })
                 .collect(),
             socket_unit: names.socket.clone(),
+            overlap: overlap::on(cfg).then(|| OverlapPlan {
+                instances: overlap::INSTANCES,
+                first: overlap::INSTANCES[0],
+                runtime_dir: cfg.runtime_dir.clone(),
+                control_socket: overlap::CONTROL_SOCKET,
+                hold: overlap::HOLD,
+                boot_cpu_weight: overlap::BOOT_CPU_WEIGHT,
+            }),
+            live_dropin: overlap::LIVE_DROPIN,
             unit_values: UnitValues::of(cfg, &needs, &features),
             deploy: deploy_plan(
                 cfg,
@@ -439,6 +563,22 @@ impl Plan {
             .filter(|f| f.made)
             .map(|f| (f.template, f.name.as_str()))
     }
+}
+
+/// An instance's name after service_name, as systemctl takes it: `@a`.
+fn instance_suffix(k: &KindFacts, instance: &str) -> String {
+    format!("{}{instance}", k.suffix)
+}
+
+/// ...and as its unit is named: `@a.service`.
+fn instance_file_suffix(k: &KindFacts, instance: &str) -> String {
+    format!(
+        "{}{instance}{}",
+        k.suffix,
+        k.file_suffix
+            .strip_prefix(k.suffix)
+            .unwrap_or(k.file_suffix)
+    )
 }
 
 /// Where the build leaves the release tar, from its build dir, release name and
@@ -518,7 +658,8 @@ fn sudo_commands(
         match method {
             RestartMethod::Systemctl => commands.push(("restart", service)),
             RestartMethod::Touch => commands.push(("start", service)),
-            RestartMethod::SystemdFlag => {}
+            // :systemd_flag touches the flag; :overlap's switch runs as root.
+            RestartMethod::SystemdFlag | RestartMethod::Overlap => {}
         }
     }
     let mut out: Vec<String> = Vec::new();
@@ -548,6 +689,7 @@ fn deploy_plan(cfg: &Config, units: &[Unit], start: &[Unit], stop: &[Unit]) -> O
         RestartMethod::Systemctl => "partials/restart-systemctl",
         RestartMethod::SystemdFlag => "partials/restart-systemd-flag",
         RestartMethod::Touch => "partials/restart-touch",
+        RestartMethod::Overlap => "partials/restart-overlap",
     };
     let sudo_commands = sudo_commands(&enabled, cfg.restart_method, start, stop, &cfg.service_name);
     Some(DeployPlan {

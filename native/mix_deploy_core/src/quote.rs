@@ -6,6 +6,17 @@
 //! C escapes, and `$` expands variables in Exec arguments (not in the executable's
 //! path).
 
+/// The instance specifier `%i` in a value built for a template unit
+/// (restart_method :overlap): a control character no config value can hold, so the
+/// quoting functions below leave it alone and `instance` then writes it as `%i`,
+/// unescaped, after everything around it was escaped.
+pub const INSTANCE: char = '\u{0}';
+
+/// A quoted or escaped value with `INSTANCE` written as the specifier `%i`.
+pub fn instance(quoted: &str) -> String {
+    quoted.replace(INSTANCE, "%i")
+}
+
 /// Leading Exec-line prefix characters (`-`, `@`, `:`, `+`, `!`) and the rest.
 pub fn split_prefixes(line: &str) -> (&str, &str) {
     let end = line
@@ -145,6 +156,25 @@ mod tests {
         assert_eq!(arg_word("say \"hi\"\\"), r#""say \"hi\"\\""#);
         assert_eq!(arg_word(";"), r"\;");
         assert_eq!(arg_word(""), "\"\"");
+    }
+
+    #[test]
+    fn the_instance_specifier_survives_the_quoting_around_it() {
+        let path = format!("/srv/my app%/current-{INSTANCE}/bin/x");
+        assert_eq!(
+            instance(&exe_word(&path)),
+            "\"/srv/my app%%/current-%i/bin/x\""
+        );
+        assert_eq!(
+            instance(&systemd_env_quote(&format!(
+                "RUNTIME_DIR=/run/a$b/{INSTANCE}"
+            ))),
+            "\"RUNTIME_DIR=/run/a$b/%i\""
+        );
+        assert_eq!(
+            instance(&unit_value(&format!("/srv/100%-{INSTANCE}"))),
+            "/srv/100%%-%i"
+        );
     }
 
     #[test]

@@ -11,13 +11,15 @@ use serde::Serialize;
 use crate::config::{Config, DirSettings};
 use crate::error::Errors;
 use crate::features::{Features, SINCE};
+use crate::overlap;
+use crate::quote::INSTANCE;
 use crate::quote::{
-    arg_word, exe_word, list_word, needs_quoting, octal_mode, split_prefixes, systemd_env_quote,
-    unit_value,
+    arg_word, exe_word, instance, list_word, needs_quoting, octal_mode, split_prefixes,
+    systemd_env_quote, unit_value,
 };
 use crate::spec::{self, Common, SystemdKeys};
 use crate::trust;
-use crate::values::{Choice, Distribution, ReleaseSystem, ServiceType};
+use crate::values::{Choice, Distribution, ReleaseSystem, RestartMethod, ServiceType};
 
 /// A user's command line (exec_start_pre entries, exec_start_wrap, exec_start,
 /// exec_stop) for an Exec line. It is systemd syntax as written: prefixes, words
@@ -142,7 +144,8 @@ fn command(value: &Option<String>) -> Option<&str> {
 }
 
 /// The `dirs` of the unit: the configured ones, plus the runtime directory when a
-/// forking service keeps its PID file there (the default), so the file has a place.
+/// forking service keeps its PID file there (the default), so the file has a place,
+/// and under :overlap, where each instance has its control socket.
 fn unit_dir_names(cfg: &Config, s: &SystemdKeys) -> Vec<String> {
     let mut dirs = cfg.dirs.clone();
     let runtime = format!("{}/", cfg.runtime_dir);
@@ -150,10 +153,21 @@ fn unit_dir_names(cfg: &Config, s: &SystemdKeys) -> Vec<String> {
         .pid_file
         .as_ref()
         .is_some_and(|p| p.starts_with(&runtime));
-    if s.service_type == ServiceType::Forking && pid_in_runtime {
+    if s.service_type == ServiceType::Forking && pid_in_runtime || overlap::on(cfg) {
         push_unique(&mut dirs, ["runtime".to_string()]);
     }
     dirs
+}
+
+/// The runtime directory as the main process sees it: under :overlap each
+/// instance's own, `<runtime_dir>/%i` (one both shared would be removed when
+/// either instance stops).
+fn runtime_dir(cfg: &Config) -> String {
+    if overlap::on(cfg) {
+        overlap::instance_dir(&cfg.runtime_dir)
+    } else {
+        cfg.runtime_dir.clone()
+    }
 }
 
 /// Every Environment= assignment of the main unit, quoted, one name once (a later
@@ -184,7 +198,11 @@ fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
         .collect();
     listed.sort_by_key(|d| d.dir.env_order);
     for d in listed {
-        vars.push((d.dir.var.into(), d.path.to_string()));
+        let path = match d.dir.name {
+            "runtime" => runtime_dir(cfg),
+            _ => d.path.to_string(),
+        };
+        vars.push((d.dir.var.into(), path));
     }
     // The app user cannot write the release directory (and under paranoia nobody
     // can), yet a daemon (forking) writes its pipes and logs there: point the
@@ -192,7 +210,7 @@ fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
     let forking = s.service_type == ServiceType::Forking;
     if s.paranoia || forking {
         let scratch = if has("runtime") {
-            cfg.runtime_dir.clone()
+            runtime_dir(cfg)
         } else {
             "/tmp".to_string()
         };
@@ -212,6 +230,22 @@ fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
     for (name, value) in user_vars {
         vars.retain(|(n, _)| *n != name);
         vars.push((name, value));
+    }
+    if overlap::on(cfg) {
+        // The instance's contract with the app (docs/systemd.md), and a node name
+        // of its own: set last, so env_vars cannot make the two instances alike.
+        let instance_vars = [
+            ("OVERLAP_INSTANCE", INSTANCE.to_string()),
+            (
+                "OVERLAP_CONTROL_SOCKET",
+                format!("{}/{}", runtime_dir(cfg), overlap::CONTROL_SOCKET),
+            ),
+            ("RELEASE_NODE", overlap::node_name(cfg)),
+        ];
+        for (name, value) in instance_vars {
+            vars.retain(|(n, _)| n.as_str() != name);
+            vars.push((name.into(), value));
+        }
     }
     vars
 }
@@ -242,7 +276,10 @@ fn managed_dirs(cfg: &Config, s: &SystemdKeys, features: &Features) -> Vec<UnitD
         .map(|d| UnitDir {
             name: d.dir.name,
             directive: d.dir.directive,
-            directory: d.directory.to_string(),
+            directory: match d.dir.name {
+                "runtime" if overlap::on(cfg) => instance(&overlap::instance_dir(d.directory)),
+                _ => d.directory.to_string(),
+            },
             mode: octal_mode(d.mode),
             preserve: (d.dir.name == "runtime" && features.runtime_directory_preserve)
                 .then(|| cfg.runtime_directory_preserve.name()),
@@ -288,6 +325,16 @@ pub fn setup_directory(cfg: &Common) -> String {
     format!("{}-setup", cfg.service_name)
 }
 
+/// The directory one setup unit keeps its copies in, below /run: the setup
+/// directory, or under restart_method :overlap each instance's own
+/// `<setup directory>/%i` (`INSTANCE` for the quoting functions to keep).
+fn setup_run_dir(cfg: &Common) -> String {
+    match cfg.restart_method == RestartMethod::Overlap {
+        true => overlap::instance_dir(&setup_directory(cfg)),
+        false => setup_directory(cfg),
+    }
+}
+
 /// How each env file reaches the unit, in order (docs/security.md, "Env files").
 pub fn env_reads(cfg: &Common) -> Vec<EnvRead<'_>> {
     cfg.env_files
@@ -306,7 +353,7 @@ pub fn env_reads(cfg: &Common) -> Vec<EnvRead<'_>> {
             EnvRead {
                 path,
                 optional,
-                copy: ground.map(|_| format!("/run/{}/env-{}", setup_directory(cfg), i + 1)),
+                copy: ground.map(|_| format!("/run/{}/env-{}", setup_run_dir(cfg), i + 1)),
                 reader,
             }
         })
@@ -358,7 +405,7 @@ pub struct SetupValues {
 
 fn setup_values(cfg: &Config, needs: &Needs, paths: &[String]) -> SetupValues {
     let reads = env_reads(cfg);
-    let directory = setup_directory(cfg);
+    let directory = setup_run_dir(cfg);
     let mut args = vec![arg_word(&format!("/run/{directory}"))];
     for r in reads.iter() {
         if let Some(copy) = &r.copy {
@@ -371,10 +418,10 @@ fn setup_values(cfg: &Config, needs: &Needs, paths: &[String]) -> SetupValues {
     let mut after = vec!["local-fs.target".to_string()];
     push_unique(&mut after, needs.runtime_environment.map(str::to_string));
     SetupValues {
-        runtime_directory: unit_value(&directory),
+        runtime_directory: instance(&unit_value(&directory)),
         after: after.join(" "),
         tmpfiles: tmpfiles_line(cfg).map(|line| arg_word(&line)),
-        copy_args: (args.len() > 1).then(|| args.join(" ")),
+        copy_args: (args.len() > 1).then(|| instance(&args.join(" "))),
         env_files: reads
             .iter()
             .filter(|r| trust::lower_ground_of(cfg, r.path).is_none())
@@ -432,6 +479,17 @@ pub struct UnitValues {
     pub unit_private_tmp: bool,
     pub unit_protect_home: &'static str,
     pub unit_protect_system: &'static str,
+    /// RestartSec=: restart_sec, else under :overlap 1 (its start limit is off).
+    pub unit_restart_sec: Option<i64>,
+    /// restart_method :overlap's template unit: its ExecStartPost= (null otherwise).
+    pub unit_overlap: Option<UnitOverlap>,
+}
+
+/// What the template unit of restart_method :overlap adds to the service's.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitOverlap {
+    /// `ExecStartPost=`: POST /accept for an instance systemd starts on its own.
+    pub exec_start_post: String,
 }
 
 impl UnitValues {
@@ -445,13 +503,16 @@ impl UnitValues {
         let env_quoted = cfg.env_vars.iter().map(|a| systemd_env_quote(a)).collect();
         let unit_env = environment(cfg, s)
             .iter()
-            .map(|(n, v)| systemd_env_quote(&format!("{n}={v}")))
+            .map(|(n, v)| instance(&systemd_env_quote(&format!("{n}={v}"))))
             .collect();
         let env_files = env_reads(cfg)
             .iter()
             .map(|r| {
                 let dash = if r.optional { "-" } else { "" };
-                unit_value(&format!("{dash}{}", r.copy.as_deref().unwrap_or(r.path)))
+                instance(&unit_value(&format!(
+                    "{dash}{}",
+                    r.copy.as_deref().unwrap_or(r.path)
+                )))
             })
             .collect();
         let pid_file = match (s.service_type, &cfg.pid_file) {
@@ -487,6 +548,12 @@ impl UnitValues {
             unit_private_tmp: view.private_tmp,
             unit_protect_home: view.protect_home,
             unit_protect_system: view.protect_system,
+            unit_restart_sec: s
+                .restart_sec
+                .or(overlap::on(cfg).then_some(overlap::RESTART_SEC)),
+            unit_overlap: overlap::on(cfg).then(|| UnitOverlap {
+                exec_start_post: overlap::exec_start_post(cfg),
+            }),
         })
     }
 }
@@ -529,17 +596,23 @@ fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String]) -> Commands {
         &cfg.release_name,
         &s.start_command,
     );
+    // Under :overlap each instance runs the release its own link points at.
+    let current = match overlap::on(cfg) {
+        true => overlap::instance_path(&cfg.current_dir),
+        false => cfg.current_dir.clone(),
+    };
     let exec_start = if s.exec_start == default {
-        let release = in_root(format!("{}/bin/{}", cfg.current_dir, cfg.release_name));
+        let release = in_root(format!("{current}/bin/{}", cfg.release_name));
         let command = arg_word(&s.start_command);
-        match wrap {
+        let line = match wrap {
             Some(wrap) => format!(
                 "{} {} {command}",
                 command_line(wrap.trim(), paths),
                 arg_word(&release)
             ),
             None => format!("{} {command}", exe_word(&release)),
-        }
+        };
+        instance(&line)
     } else {
         command_line(&s.exec_start, paths)
     };
@@ -552,7 +625,10 @@ fn commands(cfg: &Config, s: &SystemdKeys, paths: &[String]) -> Commands {
         exec_start,
         exec_start_pre,
         exec_stop: command(&s.exec_stop).map(|c| command_line(c, paths)),
-        working_dir: unit_value(&in_root(s.working_dir.clone())),
+        working_dir: match s.working_dir == cfg.current_dir {
+            true => instance(&unit_value(&in_root(current))),
+            false => unit_value(&in_root(s.working_dir.clone())),
+        },
         runtime_environment_exec: cfg
             .runtime_environment_service_script
             .as_deref()

@@ -62,6 +62,10 @@ choice!(
         SystemdFlag = "systemd_flag",
         /// Touching a flag file the app itself watches.
         Touch = "touch",
+        /// Two instances of a template unit share the listen_stream socket: the
+        /// new release starts beside the old one, is checked privately, accepts,
+        /// and only then does the old one stop (docs/systemd.md).
+        Overlap = "overlap",
     }
 );
 
@@ -69,7 +73,7 @@ impl RestartMethod {
     /// Whether a restart touches `flags_dir/restart.flag` (so the flags dir is
     /// group-writable).
     pub fn uses_flag_file(self) -> bool {
-        !matches!(self, RestartMethod::Systemctl)
+        matches!(self, RestartMethod::SystemdFlag | RestartMethod::Touch)
     }
 }
 

@@ -435,6 +435,33 @@ fn sudoers_grants_exactly_what_the_scripts_in_templates_run_with_sudo() {
             "/bin/systemctl stop foo-bar",
         ]
     );
+    // :overlap: deploy-start starts the live instance (either may be), deploy-stop
+    // stops both; deploy-restart's switch runs as root and is granted nothing.
+    assert_eq!(
+        sudoers_grants(&[
+            ("templates", json!(["start", "stop", "restart"])),
+            ("listen_stream", json!(4000)),
+            ("restart_method", a("overlap")),
+            ("health_check_url", json!("http://127.0.0.1:4000/")),
+        ]),
+        [
+            "/bin/systemctl start foo-bar.socket",
+            "/bin/systemctl start foo-bar@a",
+            "/bin/systemctl start foo-bar@b",
+            "/bin/systemctl stop foo-bar.socket",
+            "/bin/systemctl stop foo-bar@a",
+            "/bin/systemctl stop foo-bar@b",
+        ]
+    );
+    assert_eq!(
+        sudoers_grants(&[
+            ("templates", json!(["restart"])),
+            ("listen_stream", json!(4000)),
+            ("restart_method", a("overlap")),
+            ("health_check_url", json!("http://127.0.0.1:4000/")),
+        ]),
+        Vec::<String>::new()
+    );
     // No script that needs sudo: nothing granted.
     assert_eq!(
         sudoers_grants(&[("templates", json!(["release"]))]),

@@ -24,6 +24,12 @@ defmodule Hello.Server do
   # The first file descriptor systemd passes (SD_LISTEN_FDS_START).
   @listen_fds_start 3
 
+  # :gen_tcp.listen/2 with {:fd, n} calls listen() on the socket again, with
+  # backlog 5 unless told otherwise: that would replace systemd's Backlog= and
+  # drop connections that arrive in a burst (during a restart). mix_deploy's
+  # listen_backlog default; the kernel caps it at net.core.somaxconn.
+  @backlog 4096
+
   def start_link(opts) do
     Task.start_link(__MODULE__, :listen, [opts])
   end
@@ -70,8 +76,10 @@ defmodule Hello.Server do
   defp open_fd(fd, options) do
     # Port 0 and no :ip: the socket is bound already. The inet backend
     # needs :inet6 for an IPv6 socket (else einval), so try both families.
-    with {:error, :einval} <- :gen_tcp.listen(0, [{:fd, fd} | options]) do
-      :gen_tcp.listen(0, [:inet6, {:fd, fd} | options])
+    options = [{:fd, fd}, {:backlog, @backlog} | options]
+
+    with {:error, :einval} <- :gen_tcp.listen(0, options) do
+      :gen_tcp.listen(0, [:inet6 | options])
     end
     |> case do
       {:ok, socket} ->
