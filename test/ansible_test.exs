@@ -61,6 +61,34 @@ defmodule MixDeploy.AnsibleTest do
     end
   end
 
+  test "with migrate_on_deploy and status: the four playbooks pass --syntax-check",
+       %{tmp_dir: dir} do
+    project =
+      generate_deploy(Path.join(dir, "phase"),
+        templates: @templates ++ ~w(set-env migrate status),
+        migrate_on_deploy: true
+      )
+
+    assert File.exists?(Path.join(project, "ansible/status.yml"))
+
+    for book <- ~w(setup deploy rollback status) do
+      {out, status} = playbook(project, dir, ["--syntax-check", "ansible/#{book}.yml"])
+      assert status == 0, "ansible/#{book}.yml:\n#{out}"
+    end
+
+    # status.yml runs deploy-status here (nothing deployed) and prints the table.
+    {out, 0} = playbook(project, dir, ["ansible/status.yml"])
+    assert out =~ ~r/"HOST +VERSION +RELEASE +SINCE +HEALTH"/, out
+    assert out =~ ~r/"localhost +- +- +- +-"/, out
+
+    deploy = File.read!(Path.join(project, "ansible/deploy.yml"))
+    assert deploy =~ ~s("${fleet_bin}/${PREFIX}release" --stage)
+    assert deploy =~ ~s("${fleet_bin}/${PREFIX}migrate" "$STAGED")
+
+    assert deploy =~
+             "run_once: true\n          when: ansible_play_hosts_all[0] in ansible_play_batch"
+  end
+
   test "without a release tar deploy.yml stops before any host task, naming the path",
        %{project: p, tmp_dir: dir} do
     {out, status} = playbook(p, dir, ["ansible/deploy.yml"])

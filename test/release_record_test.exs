@@ -31,7 +31,8 @@ defmodule MixDeploy.ReleaseRecordTest do
   defp site(dir, config \\ [], fun) do
     project = Path.join(dir, "project")
     deploy = Path.join(dir, "srv")
-    templates = ~w(release rollback restart extract-release validate-service)
+    {templates, config} = Keyword.pop(config, :templates, [])
+    templates = ~w(release rollback restart extract-release validate-service) ++ templates
 
     in_project(
       project,
@@ -56,12 +57,32 @@ defmodule MixDeploy.ReleaseRecordTest do
   defp tar(site, vsn, opts \\ []) do
     crash = if opts[:crash], do: "# crash\n", else: ""
     path = Path.join(site.dir, "foo_bar-#{vsn}#{if opts[:crash], do: "-crash"}.tar.gz")
-    exe = "#!/bin/sh\n#{crash}echo version=#{vsn}\n"
+    exe = "#!/bin/sh\n#{crash}#{opts[:eval] || ""}echo version=#{vsn}\n"
     release_tar(Path.join(site.dir, "src-#{vsn}"), path, "foo_bar", vsn, exe, opts[:extra] || [])
   end
 
-  defp run(site, script, env \\ []) do
-    System.cmd(Path.join(site.bin, "deploy-#{script}"), [],
+  # What the release's `eval` (deploy-migrate's) does: appends what it ran, as
+  # whom, with which node name and PROBE (set by env_vars: the unit's environment), and where current pointed, to
+  # dir/migrations; prints a line; exits with `status`.
+  defp migration(site, vsn, status) do
+    """
+    if [ "$1" = eval ]; then
+        echo "$2 version=#{vsn} user=$(id -un) node=$RELEASE_NODE probe=$PROBE current=$(basename "$(readlink '#{site.current}')")" >>'#{site.dir}/migrations'
+        echo "migrating #{vsn}: status #{status}"
+        exit #{status}
+    fi
+    """
+  end
+
+  defp migrations(site) do
+    case File.read(Path.join(site.dir, "migrations")) do
+      {:ok, text} -> String.split(text, "\n", trim: true)
+      {:error, :enoent} -> []
+    end
+  end
+
+  defp run(site, script, env \\ [], args \\ []) do
+    System.cmd(Path.join(site.bin, "deploy-#{script}"), args,
       env: env,
       stderr_to_stdout: true,
       cd: site.dir
@@ -336,6 +357,304 @@ defmodule MixDeploy.ReleaseRecordTest do
 
         refute Map.has_key?(record(site, new), "health")
         refute Map.has_key?(record(site, old), "health")
+      end)
+    end
+  end
+
+  describe "the release phase" do
+    test "migrate_on_deploy: stage, migrate as the app with the unit environment, then switch",
+         %{tmp_dir: dir} do
+      site(
+        dir,
+        [templates: ~w(migrate set-env), migrate_on_deploy: true, env_vars: ["PROBE=unit"]],
+        fn site ->
+          first = deploy!(site, "0.1.0", eval: migration(site, "0.1.0", 0))
+          second = deploy!(site, "0.2.0", eval: migration(site, "0.2.0", 0))
+          assert current(site) == second
+
+          # Each ran once, before the switch (current was still the release before).
+          assert migrations(site) == [
+                   "FooBar.Release.migrate version=0.1.0 user=root node=foo_bar probe=unit current=",
+                   "FooBar.Release.migrate version=0.2.0 user=root node=foo_bar probe=unit current=#{first}"
+                 ]
+
+          events = Enum.map(history(site), &(&1 |> String.split(" ") |> Enum.slice(1..2)))
+
+          assert events == [
+                   ["migrate", "release=#{first}"],
+                   ["deploy", "release=#{first}"],
+                   ["migrate", "release=#{second}"],
+                   ["deploy", "release=#{second}"]
+                 ]
+        end
+      )
+    end
+
+    test "mix deploy.local runs the same flow: the migration before the switch",
+         %{tmp_dir: dir} do
+      site(
+        dir,
+        [templates: ~w(migrate set-env), migrate_on_deploy: true, env_vars: ["PROBE=unit"]],
+        fn site ->
+          # deploy.local renders the script into a dir of its own: set-env is found
+          # in scripts_dir, as on a host after deploy-init-local.
+          scripts = Path.join(site.deploy, "bin")
+          File.mkdir_p!(scripts)
+          File.cp!(Path.join(site.bin, "deploy-set-env"), Path.join(scripts, "deploy-set-env"))
+
+          try do
+            System.put_env("RELEASE_TAR", tar(site, "0.1.0", eval: migration(site, "0.1.0", 0)))
+            mix("deploy.local")
+            System.put_env("RELEASE_TAR", tar(site, "0.2.0", eval: migration(site, "0.2.0", 3)))
+
+            assert_raise Mix.Error, ~r/the migrations of \S+ \(version 0\.2\.0\) failed/, fn ->
+              mix("deploy.local")
+            end
+          after
+            System.delete_env("RELEASE_TAR")
+          end
+
+          [first] = releases(site) -- [List.last(releases(site))]
+          assert current(site) == first
+          assert [one, two] = migrations(site)
+          assert one =~ "version=0.1.0 user=root node=foo_bar probe=unit current="
+          assert two =~ "version=0.2.0 user=root node=foo_bar probe=unit current=#{first}"
+        end
+      )
+    end
+
+    test "a failed migration switches nothing, prints its output, marks the release failed",
+         %{tmp_dir: dir} do
+      site(
+        dir,
+        [templates: ~w(migrate set-env), migrate_on_deploy: true, env_vars: ["PROBE=unit"]],
+        fn site ->
+          good = deploy!(site, "0.1.0", eval: migration(site, "0.1.0", 0))
+          t = tar(site, "0.2.0", eval: migration(site, "0.2.0", 3))
+          {out, 1} = run(site, "release", [{"RELEASE_TAR", t}])
+          assert out =~ "migrating 0.2.0: status 3"
+          assert out =~ ~r/error: the migrations of (\S+) \(version 0\.2\.0\) failed \(exit 3;/
+          assert out =~ "current is unchanged (#{good})"
+          assert current(site) == good
+          [bad] = releases(site) -- [good]
+          assert record(site, bad)["health"] == "failed"
+
+          assert List.last(history(site)) =~
+                   ~r/ migrate release=#{bad} version=0\.2\.0 result=failed exit=3$/
+
+          # It cannot be switched to by name, and the next deploy removes it.
+          {out, 1} = run(site, "release", [], ["--switch", bad])
+          assert out =~ "is marked failed"
+          assert current(site) == good
+          third = deploy!(site, "0.3.0", eval: migration(site, "0.3.0", 0))
+          assert releases(site) == [good, third]
+        end
+      )
+    end
+
+    test "by hand: --stage, deploy-migrate NAME, --switch NAME; each step under the lock",
+         %{tmp_dir: dir} do
+      site(dir, [templates: ~w(migrate set-env), env_vars: ["PROBE=unit"]], fn site ->
+        first = deploy!(site, "0.1.0")
+        assert migrations(site) == [], "without migrate_on_deploy nothing migrates"
+
+        t = tar(site, "0.2.0", eval: migration(site, "0.2.0", 0))
+        {out, 0} = run(site, "release", [{"RELEASE_TAR", t}, {"SUDO_USER", "alice"}], ["--stage"])
+
+        [_, staged] =
+          Regex.run(~r/==> Staged (\S+) \(version 0\.2\.0\); current is unchanged/, out)
+
+        assert current(site) == first
+
+        {out, 0} = run(site, "migrate", [], [staged])
+        assert out =~ "migrating 0.2.0: status 0"
+        assert [line] = migrations(site)
+        assert line =~ "version=0.2.0 user=root node=foo_bar probe=unit current=#{first}"
+
+        # A name that is not a release's is refused before anything runs.
+        {out, 1} = run(site, "migrate", [], ["../#{staged}"])
+        assert out =~ "is not a release name"
+        {out, 1} = run(site, "release", [], ["--switch", "20990101000000"])
+        assert out =~ "no release 20990101000000"
+
+        {out, 0} = run(site, "release", [{"SUDO_USER", "bob"}], ["--switch", staged])
+        assert out =~ "Switched to #{staged} (version 0.2.0)"
+        assert current(site) == staged
+        rec = record(site, staged)
+        assert {rec["previous"], rec["deployed_by"]} == {first, "bob"}
+        {out, 0} = run(site, "release", [], ["--switch", staged])
+        assert out =~ "is already current"
+
+        assert [_, stage, migrate, deploy] =
+                 Enum.map(history(site), &(&1 |> String.split(" ", parts: 2) |> List.last()))
+
+        assert stage =~ "stage release=#{staged} version=0.2.0 by=alice"
+
+        assert migrate == "migrate release=#{staged} version=0.2.0 result=ok"
+        assert deploy =~ "deploy release=#{staged} version=0.2.0 from=#{first} by=bob"
+
+        # Back past the release whose migrations ran: a warning, and no migration runs.
+        {out, 0} = run(site, "rollback")
+
+        assert out =~
+                 "warning: #{first} (version 0.1.0) is older than release #{staged} (version 0.2.0), whose migrations ran at"
+
+        assert current(site) == first
+        assert length(migrations(site)) == 1
+
+        {out, 2} = run(site, "release", [], ["--bogus"])
+        assert out =~ "usage:"
+      end)
+    end
+  end
+
+  describe "bridge_assets" do
+    # A release's priv/static: two digested files (one with a .gz twin), a file
+    # without a digest, and a digest-named link; each holds its version.
+    defp assets(vsn, digests) do
+      static = "lib/foo_bar-#{vsn}/priv/static"
+
+      Enum.flat_map(digests, fn d ->
+        [
+          {"#{static}/assets/app-#{d}.js", "js #{vsn}"},
+          {"#{static}/assets/app-#{d}.js.gz", "gz #{vsn}"},
+          {"#{static}/images/logo-#{d}.svg", "svg #{vsn}"}
+        ]
+      end) ++
+        [
+          {"#{static}/assets/app.js", "plain #{vsn}"},
+          {"#{static}/cache_manifest.json", "{}"},
+          {"#{static}/assets/link-#{String.duplicate("e", 32)}.js", {:symlink, "app.js"}}
+        ]
+    end
+
+    defp static_files(site, name) do
+      [static] = Path.wildcard(Path.join([site.releases, name, "lib/foo_bar-*/priv/static"]))
+
+      Path.wildcard(Path.join(static, "**"), match_dot: true)
+      |> Enum.filter(&(File.lstat!(&1).type == :regular))
+      |> Map.new(&{Path.relative_to(&1, static), File.read!(&1)})
+    end
+
+    test "old digested files are copied where the new release lacks them, only the previous N releases' own",
+         %{tmp_dir: dir} do
+      [d1, d2, d3] = for c <- ~w(1 2 3), do: String.duplicate(c, 32)
+
+      site(dir, [bridge_assets: 1], fn site ->
+        r1 = deploy!(site, "0.1.0", extra: assets("0.1.0", [d1]))
+        t2 = tar(site, "0.2.0", extra: assets("0.2.0", [d2]))
+        {out, 0} = run(site, "release", [{"RELEASE_TAR", t2}])
+        assert out =~ "==> Bridged 3 digested static files from #{r1}"
+        [_, r2] = Regex.run(~r/==> Deployed (\S+);/, out)
+
+        files = static_files(site, r2)
+        # 0.1.0's digested files and the .gz twin, as they were; the new release's own kept.
+        assert files["assets/app-#{d1}.js"] == "js 0.1.0"
+        assert files["assets/app-#{d1}.js.gz"] == "gz 0.1.0"
+        assert files["images/logo-#{d1}.svg"] == "svg 0.1.0"
+        assert files["assets/app-#{d2}.js"] == "js 0.2.0"
+        assert files["assets/app.js"] == "plain 0.2.0"
+        # No link is followed or copied: 0.2.0's own link stays a link.
+        link = "lib/foo_bar-0.2.0/priv/static/assets/link-#{String.duplicate("e", 32)}.js"
+        assert File.lstat!(Path.join([site.releases, r2, link])).type == :symlink
+        assert map_size(files) == 3 + 3 + 2
+
+        # bridge_assets: 1 takes 0.2.0's own files, not what 0.2.0 got from 0.1.0.
+        r3 = deploy!(site, "0.3.0", extra: assets("0.3.0", [d3]))
+        files = static_files(site, r3)
+        assert files["assets/app-#{d2}.js"] == "js 0.2.0"
+        refute Map.has_key?(files, "assets/app-#{d1}.js")
+
+        # Two releases back (BRIDGE_ASSETS overrides the config), a file the new
+        # release has itself is never replaced.
+        t4 = tar(site, "0.4.0", extra: assets("0.4.0", [d3]))
+        {out, 0} = run(site, "release", [{"RELEASE_TAR", t4}, {"BRIDGE_ASSETS", "2"}])
+        [_, r4] = Regex.run(~r/==> Deployed (\S+);/, out)
+        files = static_files(site, r4)
+        assert files["assets/app-#{d3}.js"] == "js 0.4.0"
+        assert files["assets/app-#{d2}.js"] == "js 0.2.0"
+        refute Map.has_key?(files, "assets/app-#{d1}.js")
+        assert out =~ "==> Bridged 3 digested static files from #{r2} #{r3}"
+      end)
+    end
+  end
+
+  describe "deploy-status" do
+    # deploy-status as JSON, through jq: FILTER's compact output lines.
+    defp status_jq(site, filter) do
+      {json, 0} = run(site, "status", [{"STATUS_FORMAT", "json"}, {"SYSTEMCTL", site.systemctl}])
+      file = Path.join(site.dir, "status.json")
+      File.write!(file, json)
+      assert length(String.split(json, "\n", trim: true)) == 1, "one line: #{json}"
+      {out, 0} = System.cmd("jq", ["-c", filter, file], stderr_to_stdout: true)
+      String.split(out, "\n", trim: true)
+    end
+
+    defp status_text(site) do
+      {text, 0} = run(site, "status", [{"SYSTEMCTL", site.systemctl}])
+      text
+    end
+
+    test "text and JSON after a good deploy, a failed deploy and a rollback", %{tmp_dir: dir} do
+      site(dir, [templates: ~w(status)], fn site ->
+        good = deploy!(site, "0.1.0")
+        {_, 0} = restart(site)
+        text = status_text(site)
+        assert text =~ ~r/^foo-bar: foo-bar.service active \(running\)/
+        assert text =~ "main PID 101"
+        assert text =~ ~r/current: #{good}, version 0\.1\.0, deployed \S+Z by root, health ok/
+        assert text =~ ~r/\n  #{good} +0\.1\.0 +\S+Z +root +ok +current,last good\n/
+        assert text =~ "rollback would go to: nothing"
+
+        assert status_jq(site, "[.service, .active, .main_pid, .current, .last_good, .rollback]") ==
+                 [~s(["foo-bar","active",101,"#{good}","#{good}",null])]
+
+        # A failed deploy: deploy-restart rolls back to 0.1.0 and marks 0.2.0 failed.
+        bad = deploy!(site, "0.2.0", crash: true)
+        {_, 1} = restart(site)
+        text = status_text(site)
+        assert text =~ ~r/current: #{good}, version 0\.1\.0/
+        assert text =~ ~r/\n  #{bad} +0\.2\.0 +\S+Z +root +failed +failed\n  #{good} /
+
+        assert status_jq(site, ".releases[] | [.release, .version, .health, .marks]") == [
+                 ~s(["#{bad}","0.2.0","failed",["failed"]]),
+                 ~s(["#{good}","0.1.0","ok",["current","last good"]])
+               ]
+
+        # The history: the deploy, the failed check, the rollback, the check after it.
+        assert status_jq(site, "[.events[] | .event] | .[-4:]") ==
+                 [~s(["deploy","health","rollback","health"])]
+
+        assert status_jq(site, ".events[-3] | [.event, .release, .result]") ==
+                 [~s(["health","#{bad}","failed"])]
+
+        # A good deploy (it prunes the failed 0.2.0), then a rollback by hand: back on
+        # 0.1.0; 0.3.0 is the last good release and what a rollback would pick.
+        third = deploy!(site, "0.3.0")
+        {_, 0} = restart(site)
+        {_, 0} = run(site, "rollback")
+        text = status_text(site)
+        assert text =~ ~r/current: #{good}, version 0\.1\.0/
+        assert text =~ ~r/\n  #{third} +0\.3\.0 +\S+Z +root +ok +last good,rollback\n/
+
+        assert status_jq(site, "[.current, .last_good, (.releases | length), .events[-1].event]") ==
+                 [~s(["#{good}","#{third}",2,"rollback"])]
+
+        # A control character the deploy user wrote into its history stays out of
+        # the text, and JSON escapes it.
+        File.write!(
+          Path.join(site.deploy, ".deploy-history"),
+          "2026-01-01T00:00:00Z deploy release=x\e[2J\n",
+          [:append]
+        )
+
+        text = status_text(site)
+        assert text =~ "  2026-01-01T00:00:00Z deploy release=x?[2J\n"
+        refute text =~ "\e"
+        assert status_jq(site, ".events[-1].release") == [~s("x\\u001b[2J")]
+
+        {out, 1} = run(site, "status", [{"STATUS_FORMAT", "yaml"}])
+        assert out =~ "STATUS_FORMAT must be text or json, got 'yaml'"
       end)
     end
   end

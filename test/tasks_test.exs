@@ -45,6 +45,27 @@ defmodule MixDeploy.TasksTest do
     end)
   end
 
+  test "a first deploy.generate with no templates says so and shows the list to copy",
+       %{tmp_dir: dir} do
+    in_project(dir, :foo_bar, [deploy: []], fn ->
+      mix("deploy.generate")
+      refute File.exists?("bin")
+
+      assert_received {:mix_shell, :error,
+                       ["warning: config :mix_deploy, templates: [] enables no script" <> rest]}
+
+      assert rest =~ "nothing was generated"
+
+      assert rest =~
+               "config :mix_deploy, templates: ~w(init-local create-users create-dirs copy-files enable release restart rollback start stop)"
+    end)
+
+    in_project(Path.join(dir, "other"), :foo_bar, [deploy: [templates: ["start"]]], fn ->
+      mix("deploy.generate")
+      refute_received {:mix_shell, :error, ["warning: config :mix_deploy, templates: []" <> _]}
+    end)
+  end
+
   test "--check names stale and missing files and writes nothing", %{tmp_dir: dir} do
     in_project(dir, :foo_bar, [deploy: [templates: ["start", "stop"]]], fn ->
       mix("deploy.generate")

@@ -56,7 +56,8 @@ defmodule MixDeploy.Scratch do
   @doc """
   Writes a stand-in release tar at `tar`, as `mix release` with steps:
   [:assemble, :tar] would leave one: `bin/<name>` with the shell script `exe`,
-  `releases/start_erl.data` naming `vsn`, and `files` (`{path, contents}`).
+  `releases/start_erl.data` naming `vsn`, and `files` (`{path, contents}`, or
+  `{path, {:symlink, target}}`; parent dirs are made).
   It is built in `src`, emptied first. Returns `tar`.
   """
   def release_tar(src, tar, name, vsn, exe, files \\ []) do
@@ -64,7 +65,16 @@ defmodule MixDeploy.Scratch do
     for dir <- ["bin", "releases/#{vsn}"], do: File.mkdir_p!(Path.join(src, dir))
     # As mix release writes it: "ERTS_VSN APP_VSN".
     File.write!(Path.join(src, "releases/start_erl.data"), "13.1.5 #{vsn}")
-    for {path, text} <- files, do: File.write!(Path.join(src, path), text)
+
+    for {path, what} <- files do
+      File.mkdir_p!(Path.dirname(Path.join(src, path)))
+
+      case what do
+        {:symlink, target} -> File.ln_s!(target, Path.join(src, path))
+        text -> File.write!(Path.join(src, path), text)
+      end
+    end
+
     File.write!(Path.join(src, "bin/#{name}"), exe)
     File.chmod!(Path.join(src, "bin/#{name}"), 0o700)
     File.mkdir_p!(Path.dirname(tar))

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::spec::{Common, DeployKeys, Dir, Side, SystemdKeys, DIRS};
+use crate::values::ReleaseSystem;
 
 /// Where each key of a resolved config was written: its own namespace, or the
 /// other one for a shared key only that one sets. Every config error is built here,
@@ -111,6 +112,39 @@ impl Config {
 }
 
 impl Common {
+    /// The Erlang node name of this service, the one fact the unit, set-env,
+    /// remote-console and every release command use (and the overlap instances
+    /// derive theirs from): `RELEASE_NODE` from env_vars when the user set it,
+    /// else service_name with each character but letters, digits and `_` made
+    /// `_` (the default service of app `foo_bar` is `foo-bar`: node `foo_bar`,
+    /// the release's own default). So two services of one release on one host
+    /// (production and staging) never claim the same name. None for Distillery,
+    /// whose node name is in its vm.args.
+    pub fn node_name(&self) -> Option<String> {
+        if self.release_system == ReleaseSystem::Distillery {
+            return None;
+        }
+        let explicit = self
+            .env_vars
+            .iter()
+            .rev()
+            .find_map(|a| a.strip_prefix("RELEASE_NODE="));
+        Some(match explicit {
+            Some(node) => node.to_string(),
+            None => self
+                .service_name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect(),
+        })
+    }
+
     pub fn has_dir(&self, name: &str) -> bool {
         self.dirs.iter().any(|d| d == name)
     }

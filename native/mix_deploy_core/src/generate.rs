@@ -40,8 +40,9 @@ const SPECIAL: &[&str] = &[
     "ansible-rollback",
 ];
 
-/// "ansible" in templates: the playbooks it writes, and the scripts they run.
-const PLAYBOOKS: &[&str] = &["setup", "deploy", "rollback"];
+/// "ansible" in templates: the playbooks it writes (status.yml only with "status"
+/// in templates: the script it runs), and the scripts they run.
+const PLAYBOOKS: &[&str] = &["setup", "deploy", "rollback", "status"];
 const PLAYBOOK_SCRIPTS: &[&str] = &[
     "init-local",
     "release",
@@ -49,6 +50,26 @@ const PLAYBOOK_SCRIPTS: &[&str] = &[
     "rollback",
     "validate-service",
 ];
+
+/// The README walk-through's `templates`: what a first run that enables nothing
+/// shows to copy (a deploy on the build machine: set up, deploy, restart, roll back).
+pub const SEED_TEMPLATES: &str =
+    "init-local create-users create-dirs copy-files enable release restart rollback start stop";
+
+/// The guidance of a deploy config whose `templates` enables nothing.
+fn nothing_enabled(resolved: &Resolved) -> Option<String> {
+    let d = resolved.deploy()?;
+    d.templates.is_empty().then(|| {
+        format!(
+            "config :{}, templates: [] enables no script, so nothing was generated. \
+             The README walk-through's scripts, to copy into config/prod.exs: \
+             config :{}, templates: ~w({SEED_TEMPLATES}) \
+             (and \"status\", \"migrate\", \"ansible\", ...: see the README's list of scripts)",
+            resolved.origin.ns("templates"),
+            resolved.origin.ns("templates"),
+        )
+    })
+}
 
 /// `mix deploy.generate` / `mix systemd.generate`.
 pub fn generate(input: &Input, side: Side) -> Result<Report, Errors> {
@@ -58,8 +79,10 @@ pub fn generate(input: &Input, side: Side) -> Result<Report, Errors> {
     let changes = output::apply(&files, &removals, input.options.check)?;
     let stale = changes.iter().any(|c| c.action != Action::Unchanged);
     let grants = grants::root_grants(&resolved);
+    let guidance = nothing_enabled(&resolved);
     let mut warnings = resolved.warnings;
     warnings.extend(grants);
+    warnings.extend(guidance);
     Ok(Report {
         changes,
         warnings,
@@ -278,7 +301,16 @@ fn deploy_jobs(cfg: &Config, d: &DeployKeys, root: &Path) -> Result<Vec<Job>, Er
                     Some(format!("add {}", missing.join(", "))),
                 ));
             }
-            for playbook in PLAYBOOKS {
+            if d.migrate_on_deploy && !templates.iter().any(|t| t == "migrate") {
+                errors.push(cfg.invalid(
+                    "templates",
+                    "\"ansible\"".into(),
+                    "templates that also list \"migrate\" when migrate_on_deploy is true (deploy.yml runs the migrations once, with deploy-migrate, before any host switches)",
+                    Some("add migrate".into()),
+                ));
+            }
+            let made = |p: &&&str| **p != "status" || templates.iter().any(|t| t == "status");
+            for playbook in PLAYBOOKS.iter().filter(made) {
                 jobs.push(Job {
                     template: format!("ansible-{playbook}"),
                     target: root.join("ansible").join(format!("{playbook}.yml")),

@@ -54,16 +54,19 @@ pub fn instance_dir(dir: &str) -> String {
     format!("{dir}/{INSTANCE}")
 }
 
-/// The instance's Erlang node name: `RELEASE_NODE` from env_vars, else the
-/// release's default (its name), with `_%i` before any `@host`, so the two
-/// instances of one release never claim the same name.
+/// The instance's Erlang node name: the service's (`Common::node_name`:
+/// `RELEASE_NODE` from env_vars, else from service_name; for Distillery
+/// `RELEASE_NODE` from env_vars or the release's name), with `_%i` before any `@host`, so the two instances of one
+/// release never claim the same name, nor those of another service.
 pub fn node_name(cfg: &Config) -> String {
-    let node = cfg
-        .env_vars
-        .iter()
-        .rev()
-        .find_map(|a| a.strip_prefix("RELEASE_NODE="))
-        .unwrap_or(&cfg.release_name);
+    let node = cfg.node_name().unwrap_or_else(|| {
+        cfg.env_vars
+            .iter()
+            .rev()
+            .find_map(|a| a.strip_prefix("RELEASE_NODE="))
+            .unwrap_or(&cfg.release_name)
+            .to_string()
+    });
     match node.split_once('@') {
         Some((name, host)) => format!("{name}_{INSTANCE}@{host}"),
         None => format!("{node}_{INSTANCE}"),

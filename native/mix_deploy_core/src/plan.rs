@@ -349,6 +349,8 @@ pub struct Plan {
     pub release_tar_jinja: String,
     pub release_build_dir: String,
     pub is_distillery: bool,
+    /// The service's Erlang node name (`Common::node_name`); null for Distillery.
+    pub node_name: Option<String>,
     pub dir_specs: Vec<DirSpec>,
     pub has_dir: BTreeMap<&'static str, bool>,
     pub env_var_list: Vec<EnvVar>,
@@ -521,6 +523,7 @@ impl Plan {
             release_tar_jinja,
             release_build_dir: format!("{}/rel/{}", cfg.build_path, cfg.release_name),
             is_distillery: cfg.release_system == ReleaseSystem::Distillery,
+            node_name: cfg.node_name(),
             dir_specs: dir_specs(cfg),
             has_dir: cfg
                 .dir_settings()

@@ -541,6 +541,12 @@ keys! {
         health_check_url: OptText = Default::Nil,
         health_check_timeout: Int(1) = Default::Int(30),
         rollback_on_failure: Bool = Default::Bool(true),
+        // The release phase: deploy-release stages the release, runs its
+        // migrations, and switches only when they pass.
+        migrate_on_deploy: Bool = Default::Bool(false),
+        // Digested static files of this many previous releases are copied into a
+        // new release that lacks them (0: none), so old pages still load theirs.
+        bridge_assets: Int(0) = Default::Int(0),
         // The Ansible playbooks ("ansible" in templates): which inventory hosts, how
         // many at a time, and whether a failure rolls back every host the run switched.
         ansible_hosts: HostPattern = Default::Str("all"),

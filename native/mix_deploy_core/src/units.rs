@@ -187,6 +187,10 @@ fn environment(cfg: &Config, s: &SystemdKeys) -> Vec<(String, String)> {
         ("LANG".into(), cfg.env_lang.clone()),
         ("MIX_ENV".into(), cfg.mix_env.clone()),
     ];
+    // The service's own node name (an explicit RELEASE_NODE is the same value).
+    if let Some(node) = cfg.node_name() {
+        vars.push(("RELEASE_NODE".into(), node));
+    }
     let mut listed: Vec<DirSettings> = cfg
         .dir_settings()
         .into_iter()

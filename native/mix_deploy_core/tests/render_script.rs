@@ -68,3 +68,45 @@ fn mistakes_are_errors_naming_the_template() {
         "{err}"
     );
 }
+
+/// The node name the scripts give the release: what sourcing set-env sets, and
+/// what the release commands (run-release) set before it, in a clean environment.
+#[test]
+fn set_env_and_the_release_commands_use_the_services_node_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    let node_of = |pairs: &[(&str, serde_json::Value)]| {
+        let mut pairs = pairs.to_vec();
+        pairs.push(("templates", json!(["set-env", "migrate", "remote-console"])));
+        let input = common::input_in(&pairs, &path);
+        let set_env = dir.path().join("set-env");
+        fs::write(&set_env, api::render_script(&input, "set-env").unwrap()).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(". \"$1\" && printf %s \"$RELEASE_NODE\"")
+            .arg("sh")
+            .arg(&set_env)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let from_set_env = String::from_utf8(out.stdout).unwrap();
+        for script in ["migrate", "remote-console"] {
+            let text = api::render_script(&input, script).unwrap();
+            let line =
+                format!("RELEASE_NODE=${{RELEASE_NODE:-'{from_set_env}'}}\nexport RELEASE_NODE\n");
+            assert!(text.contains(&line), "{script}: no {line:?} in\n{text}");
+        }
+        from_set_env
+    };
+    assert_eq!(node_of(&[]), "foo_bar");
+    assert_eq!(
+        node_of(&[("ext_name", json!("foo-bar-staging"))]),
+        "foo_bar_staging"
+    );
+    assert_eq!(
+        node_of(&[("env_vars", json!(["RELEASE_NODE=shop"]))]),
+        "shop"
+    );
+}

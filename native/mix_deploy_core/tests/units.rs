@@ -1390,3 +1390,38 @@ fn a_script_that_is_neither_a_name_nor_an_absolute_path_is_an_error() {
         );
     }
 }
+
+#[test]
+fn each_service_has_its_own_node_name_and_an_explicit_one_wins() {
+    let node = |pairs: &[(&str, Value)]| environment(&service(pairs)).get("RELEASE_NODE").cloned();
+    // The default service of foo_bar is foo-bar: the release's own default node name.
+    assert_eq!(node(&[]).as_deref(), Some("foo_bar"));
+    // A second environment of the same app, with its own ext_name.
+    let staging = unit(
+        &[("ext_name", json!("foo-bar-staging"))],
+        "foo-bar-staging.service",
+    );
+    assert_eq!(environment(&staging)["RELEASE_NODE"], "foo_bar_staging");
+    let named = unit(
+        &[("service_name", json!("foo-bar.staging"))],
+        "foo-bar.staging.service",
+    );
+    assert_eq!(environment(&named)["RELEASE_NODE"], "foo_bar_staging");
+    assert_eq!(
+        node(&[("env_vars", json!(["RELEASE_NODE=shop@10.0.0.1"]))]).as_deref(),
+        Some("shop@10.0.0.1")
+    );
+    let text = service(&[("env_vars", json!(["RELEASE_NODE=shop"]))]);
+    assert_eq!(
+        values(&text, "Service", "Environment")
+            .iter()
+            .filter(|a| a.contains("RELEASE_NODE="))
+            .count(),
+        1
+    );
+    assert_eq!(
+        node(&[("release_system", a("distillery"))]),
+        None,
+        "Distillery's node name is in its vm.args"
+    );
+}

@@ -224,9 +224,15 @@ fn unknown_keys_only_warn() {
         dir.path().to_str().unwrap(),
     );
     let report = api::generate(&doc, Side::Deploy).unwrap();
-    assert_eq!(report.warnings.len(), 1);
+    assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
     assert!(
         report.warnings[0].contains("did you mean templates?"),
+        "{:?}",
+        report.warnings
+    );
+    // So templates is empty: the first-run guidance follows.
+    assert!(
+        report.warnings[1].contains("templates: [] enables no script"),
         "{:?}",
         report.warnings
     );

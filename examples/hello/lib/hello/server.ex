@@ -2,7 +2,9 @@ defmodule Hello.Server do
   @moduledoc """
   A minimal HTTP/1.1 server on `:gen_tcp`: `GET /` answers with the app's
   version, the `GREETING` from its environment and its OS pid, `GET /slow?ms=N` does so
-  after N milliseconds (for shutdown tests); anything else is a 404. Each
+  after N milliseconds (for shutdown tests), `GET /assets/NAME` answers with the
+  file NAME of the release's `priv/static/assets` (as Phoenix serves digested
+  assets: `mix deploy`'s `bridge_assets` keeps old ones); anything else is a 404. Each
   connection is served by its own process and closed after one response.
 
   Under systemd socket activation (the unit's `listen_stream`), it serves the
@@ -157,6 +159,9 @@ defmodule Hello.Server do
           Process.sleep(ms)
           response(200, "OK", body())
 
+        {:ok, :GET, "/assets/" <> name} ->
+          asset(name)
+
         {:ok, _method, _path} ->
           response(404, "Not Found", "not found\n")
 
@@ -199,6 +204,18 @@ defmodule Hello.Server do
   defp body do
     greeting = System.get_env("GREETING", "(GREETING is not set)")
     "hello #{version()}\ngreeting: #{greeting}\npid: #{:os.getpid()}\n"
+  end
+
+  # A file of priv/static/assets by its plain name (no path, no dot first).
+  defp asset(name) do
+    path = Path.join([Application.app_dir(:hello, "priv"), "static", "assets", name])
+
+    with true <- name =~ ~r/\A[A-Za-z0-9_][A-Za-z0-9._-]*\z/,
+         {:ok, text} <- File.read(path) do
+      response(200, "OK", text)
+    else
+      _ -> response(404, "Not Found", "not found\n")
+    end
   end
 
   defp version, do: :hello |> Application.spec(:vsn) |> to_string()
