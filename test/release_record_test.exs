@@ -21,7 +21,7 @@ defmodule MixDeploy.ReleaseRecordTest do
                )
   @moduletag skip: @unless_root
 
-  @script_env ~w(RELEASE RELEASE_VSN RELEASE_TAR DESTDIR LOCK_TIMEOUT KEEP_RELEASES SUDO_USER)
+  @script_env ~w(RELEASE RELEASE_VSN RELEASE_TAR DESTDIR LOCK_TIMEOUT KEEP_RELEASES SUDO_USER LIFECYCLE_EVENT HEALTH_CHECK_RECORD)
 
   setup do
     isolate_env(@script_env)
@@ -302,11 +302,24 @@ defmodule MixDeploy.ReleaseRecordTest do
   end
 
   describe "deploy-validate-service (the agent hook) records the outcome" do
-    defp validate(site, systemctl \\ nil) do
+    # As an agent's ValidateService hook: the agent sets LIFECYCLE_EVENT.
+    defp validate(site, systemctl \\ nil, env \\ [{"LIFECYCLE_EVENT", "ValidateService"}]) do
       run(site, "validate-service", [
         {"SYSTEMCTL", systemctl || site.systemctl},
-        {"HEALTH_CHECK_SETTLE", "0"}
+        {"HEALTH_CHECK_SETTLE", "0"} | env
       ])
+    end
+
+    test "run by hand it records nothing; HEALTH_CHECK_RECORD=true records", %{tmp_dir: dir} do
+      site(dir, fn site ->
+        bad = deploy!(site, "0.1.0", crash: true)
+        {_, 1} = validate(site, nil, [])
+        refute Map.has_key?(record(site, bad), "health")
+        {_, 1} = validate(site, nil, [{"HEALTH_CHECK_RECORD", "true"}])
+        assert record(site, bad)["health"] == "failed"
+        {out, 1} = validate(site, nil, [{"HEALTH_CHECK_RECORD", "yes"}])
+        assert out =~ "HEALTH_CHECK_RECORD must be true or false, got 'yes'"
+      end)
     end
 
     test "ok and failed, as deploy-restart does; the rollback rule skips the failed one",
