@@ -283,6 +283,40 @@ defmodule MixDeploy.DeployRuntimeScriptsTest do
       assert File.read!(record) == ""
     end
 
+    test "restart_method :overlap: remote-console reaches the live instance's node, name_<instance>[@host]",
+         %{tmp_dir: dir, root: root} do
+      overlap = [
+        listen_stream: "127.0.0.1:4000",
+        restart_method: :overlap,
+        health_check_url: "http://127.0.0.1:4000/"
+      ]
+
+      # No socket drop-in on this machine names another instance: the live one is a.
+      refute File.exists?("/etc/systemd/system/foo-bar.socket.d")
+
+      for {vars, node} <- [
+            {[], "foo_bar_a"},
+            {["RELEASE_NODE=api@127.0.0.1"], "api_a@127.0.0.1"}
+          ] do
+        {s, record} = release_setup(root, Path.join(dir, node), overlap ++ [env_vars: vars])
+
+        release = Path.join([root, "srv", "current", "bin", "foo_bar"])
+
+        File.write!(
+          release,
+          "#!/bin/sh\necho \"node=$RELEASE_NODE $*\" >#{shell_quote(record)}\n"
+        )
+
+        {out, 0} = run_script(s["remote-console"])
+        assert out =~ "==> Connecting to the node #{node} (instance a)"
+        assert File.read!(record) == "node=#{node} remote\n"
+
+        # A release command that starts its own node keeps the service's name.
+        {out, 0} = run_script(s["migrate"])
+        refute File.read!(record) =~ "_a", out
+      end
+    end
+
     test "distillery: custom commands migrate and seed, eval, remote_console", %{
       tmp_dir: dir,
       root: root
