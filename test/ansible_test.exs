@@ -128,4 +128,74 @@ defmodule MixDeploy.AnsibleTest do
     {out, 0} = playbook(p, dir, ["--list-hosts", "ansible/deploy.yml", "-e", "serial=1"])
     assert out =~ "localhost", out
   end
+
+  # The shell task of rollback.yml, as the host's bash runs it: the scripts come on
+  # its stdin (fleet-payload), are written into a directory only root can enter and
+  # checked against their sha256; a wrong sum or an empty stdin runs nothing.
+  test "rollback.yml's task runs the scripts of its stdin only when their sha256 matches",
+       %{project: p, tmp_dir: dir} do
+    body =
+      System.cmd(
+        "python3",
+        [
+          "-c",
+          """
+          import sys, yaml
+          yaml.SafeLoader.add_constructor('!unsafe', lambda l, n: l.construct_scalar(n))
+          play = yaml.safe_load(open(sys.argv[1]))[0]
+          task = [t for t in play['tasks'] if 'ansible.builtin.shell' in t][0]
+          assert task['args']['stdin'] == '{{ fleet_payload }}', task['args']
+          assert task['vars']['fleet_ship'] == ['rollback', 'restart'], task['vars']
+          sys.stdout.write(task['ansible.builtin.shell'])
+          """,
+          Path.join(p, "ansible/rollback.yml")
+        ],
+        stderr_to_stdout: true
+      )
+      |> then(fn {out, 0} -> out end)
+
+    log = Path.join(dir, "ran")
+    fake = fn name -> "#!/bin/bash\necho #{name} \"$@\" >>\"$FAKE_LOG\"\n" end
+
+    line = fn name, text, sum ->
+      "#{name} #{sum || Base.encode16(:crypto.hash(:sha256, text), case: :lower)} #{Base.encode64(text)}\n"
+    end
+
+    run = fn stdin ->
+      File.rm_rf!(log)
+      stdin_file = Path.join(dir, "stdin")
+      File.write!(stdin_file, stdin)
+
+      # The body's stdin from a file (a port's stdin would never end).
+      System.cmd("bash", ["-c", "bash -c \"$1\" task <\"$2\"", "sh", body, stdin_file],
+        env: [
+          {"FLEET_LOCK", Path.join(dir, "fleet.lock")},
+          {"PREFIX", "deploy-"},
+          {"FAKE_LOG", log}
+        ],
+        stderr_to_stdout: true,
+        cd: dir
+      )
+    end
+
+    good = line.("rollback", fake.("rollback"), nil) <> line.("restart", fake.("restart"), nil)
+    {out, 0} = run.(good)
+    assert File.read!(log) == "rollback\nrestart\n", out
+
+    # One byte changed on the way: nothing runs, and it says which.
+    bad =
+      line.("rollback", fake.("rollback"), String.duplicate("0", 64)) <>
+        line.("restart", fake.("restart"), nil)
+
+    {out, 1} = run.(bad)
+
+    assert out =~
+             "error: deploy-rollback as this run brought it differs from the one generated here"
+
+    refute File.exists?(log)
+
+    {out, 1} = run.("")
+    assert out =~ "error: no script came with this task"
+    refute File.exists?(log)
+  end
 end

@@ -134,7 +134,17 @@ fn ansible_writes_three_playbooks_in_the_project_root() {
     let rollback = std::fs::read_to_string(dir.path().join("ansible/rollback.yml")).unwrap();
     for playbook in [&deploy, &rollback] {
         assert!(!playbook.contains("/srv/foo-bar/bin"), "{playbook}");
-        assert!(playbook.contains("FLEET_SCRIPT_restart:"), "{playbook}");
+        // On the task's stdin (fleet-payload), never in its environment: the
+        // ssh command line carries the environment, one argument of at most 128 KiB.
+        assert!(
+            playbook.contains("fleet_ship: [rollback, restart]"),
+            "{playbook}"
+        );
+        assert!(
+            playbook.contains("stdin: \"{{ fleet_payload }}\""),
+            "{playbook}"
+        );
+        assert!(!playbook.contains("FLEET_SCRIPT"), "{playbook}");
         assert!(
             playbook.contains("\"${fleet_bin}/${PREFIX}restart\""),
             "{playbook}"
