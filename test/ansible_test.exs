@@ -161,6 +161,10 @@ defmodule MixDeploy.AnsibleTest do
       "#{name} #{sum || Base.encode16(:crypto.hash(:sha256, text), case: :lower)} #{Base.encode64(text)}\n"
     end
 
+    # Where mktemp makes fleet_bin: empty again after every run, whatever its outcome.
+    tmp = Path.join(dir, "tmp")
+    File.mkdir_p!(tmp)
+
     run = fn stdin ->
       File.rm_rf!(log)
       stdin_file = Path.join(dir, "stdin")
@@ -171,7 +175,8 @@ defmodule MixDeploy.AnsibleTest do
         env: [
           {"FLEET_LOCK", Path.join(dir, "fleet.lock")},
           {"PREFIX", "deploy-"},
-          {"FAKE_LOG", log}
+          {"FAKE_LOG", log},
+          {"TMPDIR", tmp}
         ],
         stderr_to_stdout: true,
         cd: dir
@@ -180,6 +185,7 @@ defmodule MixDeploy.AnsibleTest do
 
     good = line.("rollback", fake.("rollback"), nil) <> line.("restart", fake.("restart"), nil)
     {out, 0} = run.(good)
+    assert File.ls!(tmp) == [], out
     assert File.read!(log) == "rollback\nrestart\n", out
 
     # One byte changed on the way: nothing runs, and it says which.
@@ -188,6 +194,7 @@ defmodule MixDeploy.AnsibleTest do
         line.("restart", fake.("restart"), nil)
 
     {out, 1} = run.(bad)
+    assert File.ls!(tmp) == [], out
 
     assert out =~
              "error: deploy-rollback as this run brought it differs from the one generated here"
@@ -195,6 +202,7 @@ defmodule MixDeploy.AnsibleTest do
     refute File.exists?(log)
 
     {out, 1} = run.("")
+    assert File.ls!(tmp) == [], out
     assert out =~ "error: no script came with this task"
     refute File.exists?(log)
   end
