@@ -60,6 +60,23 @@ defmodule Hello.OverlapTest do
     assert_receive {port, {:exit_status, 0}} when port == app.port, 10_000
   end
 
+  test "GET /hold stays in flight until the instance begins to stop, then is answered", ctx do
+    app = start_hello(overlap: ctx.control)
+    _trigger = Task.async(fn -> public(app, "GET", "/", 20_000) end)
+    assert {:ok, 200, _} = await_control(ctx.control, "GET", "/")
+    assert {:ok, 200, "accepting\n"} = control(ctx.control, "POST", "/accept")
+
+    hold = Task.async(fn -> public(app, "GET", "/hold?ms=200", 30_000) end)
+    # Not answered while the instance runs (a plain /slow would be by now)...
+    Process.sleep(2_000)
+    assert Task.yield(hold, 0) == nil, "/hold was answered before the instance stopped"
+    # ...and answered, by this process, once it stops.
+    {_, 0} = System.cmd("kill", ["-TERM", to_string(app.os_pid)])
+    assert {:ok, 200, body} = Task.await(hold, 10_000)
+    assert body =~ "pid: #{app.os_pid}"
+    assert_receive {port, {:exit_status, 0}} when port == app.port, 10_000
+  end
+
   test "a release built with answer_500 answers its health check with 500", ctx do
     app =
       start_hello(

@@ -12,6 +12,21 @@ defmodule Hello.Drainer do
 
   def start_link(opts), do: GenServer.start_link(__MODULE__, opts[:supervisor])
 
+  @doc """
+  Returns once this instance has begun to stop (the drainer is waiting), or after
+  `limit` milliseconds: how `GET /hold` keeps a request in flight across a stop.
+  """
+  def await_stopping(limit) when limit <= 0, do: :timeout
+
+  def await_stopping(limit) do
+    if :persistent_term.get({__MODULE__, :stopping}, false) do
+      :ok
+    else
+      Process.sleep(20)
+      await_stopping(limit - 20)
+    end
+  end
+
   @impl true
   def init(supervisor) do
     Process.flag(:trap_exit, true)
@@ -20,6 +35,7 @@ defmodule Hello.Drainer do
 
   @impl true
   def terminate(_reason, supervisor) do
+    :persistent_term.put({__MODULE__, :stopping}, true)
     deadline = System.monotonic_time(:millisecond) + @timeout
     wait(supervisor, deadline)
   end
