@@ -62,12 +62,14 @@ defmodule MixDeploy.ReleaseRecordTest do
   end
 
   # What the release's `eval` (deploy-migrate's) does: appends what it ran, as
-  # whom, with which node name and PROBE (set by env_vars: the unit's environment), and where current pointed, to
-  # dir/migrations; prints a line; exits with `status`.
+  # whom, with which node name and PROBE (set by env_vars: the unit's environment),
+  # where current pointed and how many descriptors of the deploy lock it was given,
+  # to dir/migrations; prints a line; exits with `status`.
   defp migration(site, vsn, status) do
     """
     if [ "$1" = eval ]; then
-        echo "$2 version=#{vsn} user=$(id -un) node=$RELEASE_NODE probe=$PROBE current=$(basename "$(readlink '#{site.current}')")" >>'#{site.dir}/migrations'
+        lock_fds=$(ls -l /proc/$$/fd | grep -c 'deploy[.]lock')
+        echo "$2 version=#{vsn} user=$(id -un) node=$RELEASE_NODE probe=$PROBE current=$(basename "$(readlink '#{site.current}')") lock_fds=$lock_fds" >>'#{site.dir}/migrations'
         echo "migrating #{vsn}: status #{status}"
         exit #{status}
     fi
@@ -385,10 +387,11 @@ defmodule MixDeploy.ReleaseRecordTest do
           second = deploy!(site, "0.2.0", eval: migration(site, "0.2.0", 0))
           assert current(site) == second
 
-          # Each ran once, before the switch (current was still the release before).
+          # Each ran once, before the switch (current was still the release before),
+          # given no descriptor of the deploy lock the deploy holds.
           assert migrations(site) == [
-                   "FooBar.Release.migrate version=0.1.0 user=root node=foo_bar probe=unit current=",
-                   "FooBar.Release.migrate version=0.2.0 user=root node=foo_bar probe=unit current=#{first}"
+                   "FooBar.Release.migrate version=0.1.0 user=root node=foo_bar probe=unit current= lock_fds=0",
+                   "FooBar.Release.migrate version=0.2.0 user=root node=foo_bar probe=unit current=#{first} lock_fds=0"
                  ]
 
           events = Enum.map(history(site), &(&1 |> String.split(" ") |> Enum.slice(1..2)))
@@ -479,10 +482,20 @@ defmodule MixDeploy.ReleaseRecordTest do
 
         assert current(site) == first
 
+        # While a deploy holds the lock, it waits (here: gives up at once) and runs nothing.
+        with_lock_held(site.dir, Path.join(site.deploy, ".deploy.lock"), fn ->
+          {out, 1} = run(site, "migrate", [{"LOCK_TIMEOUT", "0"}], [staged])
+          assert out =~ "still holds #{site.deploy}/.deploy.lock"
+        end)
+
+        assert migrations(site) == []
+
         {out, 0} = run(site, "migrate", [], [staged])
         assert out =~ "migrating 0.2.0: status 0"
         assert [line] = migrations(site)
-        assert line =~ "version=0.2.0 user=root node=foo_bar probe=unit current=#{first}"
+        # The lock stays with the script: the app is given no descriptor of it.
+        assert line =~
+                 "version=0.2.0 user=root node=foo_bar probe=unit current=#{first} lock_fds=0"
 
         # A name that is not a release's is refused before anything runs.
         {out, 1} = run(site, "migrate", [], ["../#{staged}"])

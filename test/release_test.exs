@@ -830,40 +830,4 @@ defmodule MixDeploy.ReleaseTest do
       refute File.exists?(Path.join(dir, "srv"))
     end
   end
-
-  defp wait_for_file(path) do
-    unless File.exists?(path) do
-      Process.sleep(10)
-      wait_for_file(path)
-    end
-  end
-
-  # Holds an exclusive flock on `lock` (with flock(1), as the scripts take it)
-  # while `fun` runs.
-  defp with_lock_held(dir, lock, fun) do
-    held = Path.join(dir, "held")
-    release = Path.join(dir, "release-lock")
-
-    holder =
-      Task.async(fn ->
-        System.cmd("flock", [
-          lock,
-          "sh",
-          "-c",
-          ~s(: > "$1"; while [ ! -e "$2" ]; do sleep 0.05; done),
-          "sh",
-          held,
-          release
-        ])
-      end)
-
-    wait_for_file(held)
-
-    try do
-      fun.()
-    after
-      File.touch!(release)
-      Task.await(holder, :infinity)
-    end
-  end
 end

@@ -101,6 +101,54 @@ defmodule MixDeploy.Scratch do
     end)
   end
 
+  @doc "Returns once `path` exists; fails the test after `timeout` ms."
+  def wait_for_file(path, timeout \\ 30_000) do
+    cond do
+      File.exists?(path) ->
+        :ok
+
+      timeout <= 0 ->
+        ExUnit.Assertions.flunk("#{path} did not appear")
+
+      true ->
+        Process.sleep(10)
+        wait_for_file(path, timeout - 10)
+    end
+  end
+
+  @doc """
+  Holds an exclusive flock on `lock` (with flock(1), as the scripts take it) while
+  `fun` runs; `dir` holds the handshake files.
+  """
+  def with_lock_held(dir, lock, fun) do
+    held = Path.join(dir, "held")
+    release = Path.join(dir, "release-lock")
+
+    holder =
+      Task.async(fn ->
+        System.cmd("flock", [
+          lock,
+          "sh",
+          "-c",
+          ~s(: > "$1"; while [ ! -e "$2" ]; do sleep 0.05; done),
+          "sh",
+          held,
+          release
+        ])
+      end)
+
+    wait_for_file(held)
+
+    try do
+      fun.()
+    after
+      File.touch!(release)
+      Task.await(holder, :infinity)
+      File.rm!(held)
+      File.rm!(release)
+    end
+  end
+
   @doc "Runs a Mix task fresh (tasks run once per VM otherwise)."
   def mix(task, args \\ []), do: Mix.Task.rerun(task, args)
 
