@@ -15,7 +15,8 @@
 #       complete. Prints one line per kill and "kills SCRIPT: N of M landed".
 #   faults_inside.sh WORK fill DIR
 #       waits for a deploy's temp dir in DIR/releases (made after the free-space
-#       check), then fills DIR's file system, leaving 8 kB.
+#       check), then fills DIR's file system, leaving 8 kB (again until it holds:
+#       the extraction may write meanwhile; test/e2e/faults pauses it midway).
 #
 # WORK holds what test/e2e/faults prepared: app/ (the project, its scripts in
 # app/bin), tars/ (faults-VSN[-crash].tar.gz and manifests), bundle/ (a
@@ -160,8 +161,13 @@ fill() {
     until compgen -G "$1/releases/.tmp-*" >/dev/null; do
         ((SECONDS < end)) || { echo "no deploy began in $1" >&2; return 1; }
     done
-    read -r bs avail < <(stat -f -c '%S %a' "$1")
-    fallocate -l $((bs * avail - 8192)) "$1/filler"
+    # What the extraction writes between the two commands makes fallocate fail for
+    # want of space: measure again and retry.
+    until read -r bs avail < <(stat -f -c '%S %a' "$1") &&
+        fallocate -l $((bs * avail - 8192)) "$1/filler" 2>/dev/null; do
+        rm -f "$1/filler"
+        ((SECONDS < end)) || { echo "could not fill $1" >&2; return 1; }
+    done
 }
 
 tar_for_run=""

@@ -9,10 +9,13 @@
 # OS pid in a "pid: P" line, by pid; "none" for answers without one) and, for each
 # failure, a line
 # "failure: <curl exit> <http code> <seconds> <error>" on stderr (the first 10).
+# With SEEN, each client appends to that file the OS pid of an answer as soon as
+# it sees one that differs from its previous answer's, so a caller can wait for
+# answers from a given process instead of sleeping a fixed time.
 #
-#   test/support/http_load.sh URL STOP CLIENTS MAX MAX_SECONDS
+#   test/support/http_load.sh URL STOP CLIENTS MAX MAX_SECONDS [SEEN]
 set -u
-url=$1 stop=$2 clients=$3 max=$4 max_seconds=$5
+url=$1 stop=$2 clients=$3 max=$4 max_seconds=$5 seen=${6:-}
 case "$url" in
     http://127.* | http://\[::1\]* | http://localhost*) ;;
     *) echo "http_load: only loopback URLs, got ${url}" >&2; exit 2 ;;
@@ -21,13 +24,17 @@ out=$(mktemp -d)
 trap 'rm -rf -- "$out"' EXIT
 
 client() { # N
-    local n=0 started=$SECONDS line status pid
+    local n=0 started=$SECONDS line status pid last=""
     while [[ ! -e "$stop" ]] && ((n < max && SECONDS - started < max_seconds)); do
         status=0
         line=$(curl -sS --max-time 30 -o "$out/body.$1" -w '%{http_code} %{time_total}' "$url" 2>"$out/err.$1") || status=$?
         if [[ "$status" == 0 && "$line" == 200\ * ]] && grep -q '^[a-z_]* [0-9][0-9.]*$' "$out/body.$1"; then
             pid=$(sed -n 's/^pid: \([0-9][0-9]*\)$/\1/p' "$out/body.$1")
             echo "ok ${line#* } ${pid:-none}" >>"$out/log.$1"
+            if [[ -n "$seen" && -n "$pid" && "$pid" != "$last" ]]; then
+                echo "$pid" >>"$seen"
+                last=$pid
+            fi
         else
             echo "failure ${status} ${line:-000 0} $(tr '\n' ' ' <"$out/err.$1")" >>"$out/log.$1"
         fi

@@ -40,20 +40,23 @@ defmodule Hello.OverlapTest do
     assert Task.yield(waiting, 0) == nil, "hello answered on fd 3 before POST /accept"
 
     assert {:ok, 200, "accepting\n"} = control(ctx.control, "POST", "/accept")
-    assert {:ok, 200, "hello " <> _} = Task.await(waiting, 2_000)
-    assert {:ok, 200, "hello " <> _} = public(app, "GET", "/", 2_000)
+    assert {:ok, 200, "hello " <> _} = Task.await(waiting, 10_000)
+    assert {:ok, 200, "hello " <> _} = public(app, "GET", "/", 10_000)
     # Asked again, it says the same (the script may retry).
     assert {:ok, 200, "accepting\n"} = control(ctx.control, "POST", "/accept")
   end
 
   test "as an overlap instance it drains on SIGTERM: the request in flight is answered", ctx do
     app = start_hello(overlap: ctx.control)
-    _trigger = Task.async(fn -> public(app, "GET", "/", 20_000) end)
+    trigger = Task.async(fn -> public(app, "GET", "/", 20_000) end)
     assert {:ok, 200, _} = await_control(ctx.control, "GET", "/")
     assert {:ok, 200, "accepting\n"} = control(ctx.control, "POST", "/accept")
+    assert {:ok, 200, _} = Task.await(trigger, 10_000)
 
-    slow = Task.async(fn -> public(app, "GET", "/slow?ms=1500", 10_000) end)
-    Process.sleep(300)
+    # In flight at SIGTERM by construction: hello has accepted it (not a sleep that
+    # a loaded machine could outlast), and /hold is answered only once it stops.
+    slow = Task.async(fn -> public(app, "GET", "/hold?ms=1500", 30_000) end)
+    await_accepted(app, 1)
     {_, 0} = System.cmd("kill", ["-TERM", to_string(app.os_pid)])
 
     assert {:ok, 200, "hello " <> _} = Task.await(slow, 10_000)
@@ -129,6 +132,26 @@ defmodule Hello.OverlapTest do
         flunk("systemd-socket-activate exited with #{status}: #{seen}")
     after
       10_000 -> flunk("no #{inspect(text)} from systemd-socket-activate: #{seen}")
+    end
+  end
+
+  # Waits (at most 10 s) until hello holds `count` connections accepted on its
+  # public port: ss names the process of each (one still in the backlog has none).
+  defp await_accepted(app, count, tries \\ 100) do
+    {out, 0} = System.cmd("ss", ["-Htnp", "state", "established", "( sport = :#{app.tcp_port} )"])
+
+    held = out |> String.split("\n") |> Enum.count(&(&1 =~ "pid=#{app.os_pid},"))
+
+    cond do
+      held >= count ->
+        :ok
+
+      tries > 0 ->
+        Process.sleep(100)
+        await_accepted(app, count, tries - 1)
+
+      true ->
+        flunk("hello holds #{held} of #{count} connections on port #{app.tcp_port}: #{out}")
     end
   end
 

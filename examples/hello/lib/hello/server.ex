@@ -3,7 +3,7 @@ defmodule Hello.Server do
   A minimal HTTP/1.1 server on `:gen_tcp`: `GET /` answers with the app's
   version, the `GREETING` from its environment and its OS pid, `GET /slow?ms=N` does so
   after N milliseconds and `GET /hold?ms=N` N milliseconds after this instance begins
-  to stop (at most a minute later: for shutdown tests), `GET /assets/NAME` answers with the
+  to stop (at most five minutes later: for shutdown tests), `GET /assets/NAME` answers with the
   file NAME of the release's `priv/static/assets` (as Phoenix serves digested
   assets: `mix deploy`'s `bridge_assets` keeps old ones); anything else is a 404. Each
   connection is served by its own process and closed after one response.
@@ -162,7 +162,7 @@ defmodule Hello.Server do
 
         {:ok, :GET, "/hold?" <> query} ->
           ms = query |> URI.decode_query() |> Map.get("ms", "500") |> String.to_integer()
-          Hello.Drainer.await_stopping(60_000)
+          Hello.Drainer.await_stopping(300_000)
           Process.sleep(ms)
           response(200, "OK", body())
 
