@@ -532,6 +532,32 @@ defmodule MixDeploy.ReleaseRecordTest do
         assert out =~ "usage:"
       end)
     end
+
+    test "by hand: a failed deploy-migrate NAME marks the staged release failed, as in a deploy",
+         %{tmp_dir: dir} do
+      site(dir, [templates: ~w(migrate set-env), env_vars: ["PROBE=unit"]], fn site ->
+        first = deploy!(site, "0.1.0")
+        t = tar(site, "0.2.0", eval: migration(site, "0.2.0", 3))
+        {out, 0} = run(site, "release", [{"RELEASE_TAR", t}], ["--stage"])
+        [_, staged] = Regex.run(~r/==> Staged (\S+) /, out)
+
+        {out, 1} = run(site, "migrate", [], [staged])
+        assert out =~ "migrating 0.2.0: status 3"
+
+        assert out =~
+                 "the migrations of #{staged} (version 0.2.0) failed (exit 3; their output is above): current is unchanged (#{first}), release #{staged} is marked failed"
+
+        assert [_] = migrations(site)
+        assert record(site, staged)["health"] == "failed"
+
+        assert List.last(history(site)) =~
+                 ~r/ migrate release=#{staged} version=0\.2\.0 result=failed exit=3$/
+
+        {out, 1} = run(site, "release", [], ["--switch", staged])
+        assert out =~ "is marked failed"
+        assert current(site) == first
+      end)
+    end
   end
 
   describe "bridge_assets" do
