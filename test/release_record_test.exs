@@ -76,6 +76,21 @@ defmodule MixDeploy.ReleaseRecordTest do
     """
   end
 
+  # After the migrations of release `name` (version `vsn`) failed with exit 3:
+  # current is still `current`, the release is marked failed, the history says so,
+  # and it cannot be switched to by name.
+  defp assert_migration_failed(site, name, vsn, current) do
+    assert current(site) == current
+    assert record(site, name)["health"] == "failed"
+
+    assert List.last(history(site)) =~
+             ~r/ migrate release=#{name} version=#{Regex.escape(vsn)} result=failed exit=3$/
+
+    {out, 1} = run(site, "release", [], ["--switch", name])
+    assert out =~ "is marked failed"
+    assert current(site) == current
+  end
+
   defp migrations(site) do
     case File.read(Path.join(site.dir, "migrations")) do
       {:ok, text} -> String.split(text, "\n", trim: true)
@@ -453,15 +468,8 @@ defmodule MixDeploy.ReleaseRecordTest do
           assert out =~ "current is unchanged (#{good})"
           assert current(site) == good
           [bad] = releases(site) -- [good]
-          assert record(site, bad)["health"] == "failed"
-
-          assert List.last(history(site)) =~
-                   ~r/ migrate release=#{bad} version=0\.2\.0 result=failed exit=3$/
-
-          # It cannot be switched to by name, and the next deploy removes it.
-          {out, 1} = run(site, "release", [], ["--switch", bad])
-          assert out =~ "is marked failed"
-          assert current(site) == good
+          assert_migration_failed(site, bad, "0.2.0", good)
+          # The next deploy removes it.
           third = deploy!(site, "0.3.0", eval: migration(site, "0.3.0", 0))
           assert releases(site) == [good, third]
         end
@@ -548,14 +556,7 @@ defmodule MixDeploy.ReleaseRecordTest do
                  "the migrations of #{staged} (version 0.2.0) failed (exit 3; their output is above): current is unchanged (#{first}), release #{staged} is marked failed"
 
         assert [_] = migrations(site)
-        assert record(site, staged)["health"] == "failed"
-
-        assert List.last(history(site)) =~
-                 ~r/ migrate release=#{staged} version=0\.2\.0 result=failed exit=3$/
-
-        {out, 1} = run(site, "release", [], ["--switch", staged])
-        assert out =~ "is marked failed"
-        assert current(site) == first
+        assert_migration_failed(site, staged, "0.2.0", first)
       end)
     end
   end
